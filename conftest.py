@@ -1,0 +1,47 @@
+"""Fixtures shared by the Molecule (testinfra) suites of every role and scenario."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+
+
+def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = None,
+                 tags: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a playbook against the scenario's inventory, as Molecule's converge does."""
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-l", limit, str(playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if tags:
+        cmd += ["--tags", tags]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=os.environ.copy())
+
+
+@pytest.fixture(scope="module")
+def converge_playbook() -> Path:
+    return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
+
+
+def unit_snapshot(host, unit: str, paths: list[str]) -> dict[str, str]:
+    """What a bad run must not change: the unit's main PID and the files' checksums."""
+    snap = {"pid": host.check_output(f"systemctl show -p MainPID --value {unit}")}
+    for path in paths:
+        snap[path] = host.file(path).sha256sum if host.file(path).exists else "<absent>"
+    return snap
+
+
+def security_score(host, unit: str) -> float:
+    out = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def changed_count(output: str) -> int:
+    return sum(int(n) for n in re.findall(r"changed=(\d+)", output))

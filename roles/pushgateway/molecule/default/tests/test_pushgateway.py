@@ -1,0 +1,71 @@
+"""Pushgateway, verified against the running service in each container."""
+import time
+
+import pytest
+from conftest import run_playbook, security_score, unit_snapshot
+
+UNIT = "pushgateway"
+
+
+def gateway_url(host) -> str:
+    # The role listens on the host's primary address by default.
+    return "http://" + host.check_output("hostname -I").split()[0] + ":9091"
+
+
+def test_service_active_and_enabled(host):
+    svc = host.service(UNIT)
+    assert svc.is_running
+    assert svc.is_enabled
+
+
+def test_runs_as_its_own_system_user(host):
+    user = host.user("pushgateway")
+    assert user.shell == "/usr/sbin/nologin"
+    assert user.uid < 1000
+    procs = host.process.filter(comm="pushgateway")
+    assert procs and all(p.user == "pushgateway" for p in procs)
+
+
+def test_listens_on_the_host_address_only(host):
+    addr = host.check_output("hostname -I").split()[0]
+    assert host.socket(f"tcp://{addr}:9091").is_listening
+    assert not host.socket("tcp://0.0.0.0:9091").is_listening
+
+
+def test_admin_api_is_off(host):
+    code = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' -X PUT {gateway_url(host)}/api/v1/admin/wipe")
+    assert code != "202"
+
+
+def test_pushed_metric_survives_restart(host):
+    url = gateway_url(host)
+    host.check_output(
+        f"printf 'molecule_probe_value 42\\n' | curl -sf --data-binary @- {url}/metrics/job/molecule/instance/{host.backend.host}")
+    assert f'molecule_probe_value{{instance="{host.backend.host}",job="molecule"}} 42' in host.check_output(f"curl -sf {url}/metrics")
+
+    host.check_output(f"systemctl restart {UNIT}")
+    for _ in range(30):
+        if host.run(f"curl -sf {url}/-/ready").rc == 0:
+            break
+        time.sleep(1)
+    assert f'molecule_probe_value{{instance="{host.backend.host}",job="molecule"}} 42' in host.check_output(f"curl -sf {url}/metrics")
+
+
+def test_unit_is_hardened(host):
+    assert security_score(host, UNIT) <= 2.0
+
+
+@pytest.mark.parametrize("bad_vars, variable", [
+    ({"pushgateway_web_listen_address": "127.0.0.1"}, "pushgateway_web_listen_address"),
+    ({"pushgateway_web_listen_address": "127.0.0.1:abc"}, "pushgateway_web_listen_address"),
+    ({"pushgateway_web_listen_address": "127.0.0.1:70000"}, "pushgateway_web_listen_address"),
+    ({"pushgateway_persistence_interval": "soon"}, "pushgateway_persistence_interval"),
+    ({"pushgateway_enable_admin_api": "perhaps"}, "pushgateway_enable_admin_api"),
+])
+def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, variable):
+    files = ["/etc/systemd/system/pushgateway.service", "/usr/local/bin/pushgateway"]
+    before = unit_snapshot(host, UNIT, files)
+    result = run_playbook(converge_playbook, host.backend.host, bad_vars)
+    assert result.returncode != 0
+    assert variable in result.stdout + result.stderr
+    assert unit_snapshot(host, UNIT, files) == before

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine as root with nothing running:
+#   scripts/test.sh                 # everything (what `make test` and .ci/run run)
+#   scripts/test.sh lint unit       # static checks and Python unit tests only
+#   scripts/test.sh role:pushgateway scenario:default
+# Ends with one summary line: "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+export MONITORING_STACK_CACHE=${MONITORING_STACK_CACHE:-$HOME/.cache/monitoring-stack}
+RESULTS=$(mktemp -d /tmp/monitoring-stack-tests.XXXX)
+mkdir -p "$RESULTS/junit"
+: >"$RESULTS/suites.tsv"
+START=$(date +%s)
+
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$RESULTS/suites.tsv"; }
+log() { printf '\n=== %s\n' "$*"; }
+
+# Run one suite: name, command... ; records pass/fail and wall time.
+suite() {
+  local name=$1 t0=$SECONDS; shift
+  log "$name: $*"
+  if "$@"; then record "$name" pass $((SECONDS - t0)); else record "$name" fail $((SECONDS - t0)); fi
+}
+
+requested=("$@"); ((${#requested[@]})) || requested=(lint unit role:all scenario:all)
+wants() { local s; for s in "${requested[@]}"; do [[ $s == "$1" || $s == "${1%%:*}:all" ]] && return 0; done; return 1; }
+
+# --- prerequisites: engine, images, artifact cache, virtualenv ---------------------------
+prereq() {
+  scripts/harness/ensure-docker.sh &&
+  scripts/harness/build-images.sh &&
+  python3 scripts/harness/fill_artifact_cache.py &&
+  scripts/harness/venv.sh
+}
+log "prerequisites"
+if ! prereq; then
+  record prerequisites fail 0
+else
+  # shellcheck disable=SC1091
+  source .venv/bin/activate
+
+  if wants lint; then
+    suite yamllint yamllint --strict .
+    suite ansible-lint ansible-lint --profile production --offline
+  fi
+  if wants unit; then
+    log "unit: pytest tests app_src/tests"
+    t0=$SECONDS
+    pytest -q --junitxml="$RESULTS/junit/unit.xml" tests app_src/tests
+    rc=$?
+    # pytest exit 5 = nothing collected: that is a failure of the suite, not a pass.
+    record "unit (pytest)" "$([ $rc -eq 0 ] && echo pass || echo fail)" $((SECONDS - t0))
+  fi
+
+  # Molecule scenarios: roles/<role>/molecule/<scenario> and molecule/<scenario>.
+  for file in roles/*/molecule/*/molecule.yml molecule/*/molecule.yml; do
+    [ -f "$file" ] || continue
+    dir=${file%/molecule.yml}; scenario=${dir##*/}
+    if [[ $file == roles/* ]]; then
+      role=${file#roles/}; role=${role%%/*}; key="role:$role"; project=roles/$role; label="molecule $role/$scenario"
+    else
+      key="scenario:$scenario"; project=.; label="molecule stack/$scenario"
+    fi
+    wants "$key" || continue
+    export PYTEST_ADDOPTS="--junitxml=$RESULTS/junit/${label//[ \/]/_}.xml"
+    suite "$label" bash -c "cd '$project' && molecule test -s '$scenario'"
+    unset PYTEST_ADDOPTS
+  done
+fi
+
+log "results"
+python3 scripts/harness/summarize.py "$RESULTS" $(( $(date +%s) - START ))
+rc=$?
+scripts/harness/stop-docker.sh || true
+exit $rc
