@@ -21,3 +21,9 @@ images:          ## build the systemd base images (debootstrap + docker import)
 
 cache:           ## fill the artifact cache from Debian's builds of the pinned releases
 	python3 scripts/harness/fill_artifact_cache.py
+
+lab:             ## the whole stack in local containers; prints the URLs
+	scripts/lab.sh up
+
+lab-down:
+	scripts/lab.sh down

@@ -27,14 +27,8 @@ requested=("$@"); ((${#requested[@]})) || requested=(lint unit role:all scenario
 wants() { local s; for s in "${requested[@]}"; do [[ $s == "$1" || $s == "${1%%:*}:all" ]] && return 0; done; return 1; }
 
 # --- prerequisites: engine, images, artifact cache, virtualenv ---------------------------
-prereq() {
-  scripts/harness/ensure-docker.sh &&
-  scripts/harness/build-images.sh &&
-  python3 scripts/harness/fill_artifact_cache.py &&
-  scripts/harness/venv.sh
-}
 log "prerequisites"
-if ! prereq; then
+if ! scripts/harness/prepare.sh; then
   record prerequisites fail 0
 else
   # shellcheck disable=SC1091

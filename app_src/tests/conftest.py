@@ -10,24 +10,24 @@ import os
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 os.environ.pop("prometheus_multiproc_dir", None)
 
-from collections.abc import Callable, Iterator  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import pytest  # noqa: E402
-from flask import Flask  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
-from monitored_app.settings import Settings  # noqa: E402
-from monitored_app.wsgi import build_application  # noqa: E402
+from monitored_app.settings import Settings
+from monitored_app.wsgi import build_application
 
 
-class Boom(RuntimeError):
+class BoomError(RuntimeError):
     """Raised by the test-only /boom route."""
 
 
 def _add_test_routes(app: Flask) -> None:
     def boom() -> str:
-        raise Boom("kaboom")
+        raise BoomError("kaboom")
 
     def item(item_id: int) -> dict[str, int]:
         return {"id": item_id}

@@ -50,12 +50,10 @@ def metric_sum(metrics_text: str, sample_name: str) -> float:
 
 def file_metric_sum(db_file: Path, sample_name: str) -> float:
     """Sum of ``sample_name`` stored in one worker's multiprocess file."""
-    return sum(
-        s.value
-        for family in MultiProcessCollector.merge([str(db_file)], accumulate=False)
-        for s in family.samples
-        if s.name == sample_name
-    )
+    if db_file.stat().st_size == 0:  # created by a booting worker, not sized yet
+        return 0.0
+    families = MultiProcessCollector.merge([str(db_file)], accumulate=False)
+    return float(sum(s.value for f in families for s in f.samples if s.name == sample_name))
 
 
 def child_pids(parent: int) -> set[int]:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import sample
 
+from helpers import sample
 from monitored_app.benchmark import BenchmarkRunner, synthetic_job
 
 
@@ -81,9 +81,7 @@ def test_benchmark_rejects_bad_input(client: FlaskClient, payload: Any, message:
     assert sample("app_benchmark_runs_total") == runs  # nothing ran
 
 
-@pytest.mark.parametrize(
-    "raw", [b"", b"not json", b"{num_jobs: 1}", b'{"num_jobs": 1'], ids=repr
-)
+@pytest.mark.parametrize("raw", [b"", b"not json", b"{num_jobs: 1}", b'{"num_jobs": 1'], ids=repr)
 def test_benchmark_rejects_non_json_body(client: FlaskClient, raw: bytes) -> None:
     response = client.post("/benchmark/run", data=raw, content_type="application/json")
     assert response.status_code == 400

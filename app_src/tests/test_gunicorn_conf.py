@@ -92,7 +92,12 @@ def test_hooks_without_multiproc_dir_are_noops(monkeypatch: pytest.MonkeyPatch) 
 
 def test_child_exit_marks_process_dead(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     conf = _load(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
-    for name in ("gauge_livesum_77.db", "gauge_liveall_77.db", "counter_77.db", "gauge_livesum_78.db"):
+    for name in (
+        "gauge_livesum_77.db",
+        "gauge_liveall_77.db",
+        "counter_77.db",
+        "gauge_livesum_78.db",
+    ):
         (tmp_path / name).write_bytes(b"x")
 
     conf.child_exit(_server(), SimpleNamespace(pid=77))

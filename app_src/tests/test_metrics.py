@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
 from helpers import metric_sum, sample
-from prometheus_client import REGISTRY
+from monitored_app.metrics import BootSafeMultiProcessCollector
 
 
 def _series_with_label(sample_name: str, label: str, fragment: str) -> list[dict[str, str]]:
@@ -37,9 +41,10 @@ def test_latency_histogram_buckets(client: FlaskClient) -> None:
     client.get("/health")
     labels = {"method": "GET", "route": "/health"}
     for bound in ("0.005", "0.1", "1.0", "10.0", "+Inf"):
-        assert REGISTRY.get_sample_value(
-            "app_request_latency_seconds_bucket", {**labels, "le": bound}
-        ) is not None
+        assert (
+            REGISTRY.get_sample_value("app_request_latency_seconds_bucket", {**labels, "le": bound})
+            is not None
+        )
     assert sample("app_request_latency_seconds_sum", **labels) > 0
 
 
@@ -78,7 +83,7 @@ def test_status_label_on_errors(client: FlaskClient) -> None:
 
 
 def test_unhandled_exception_is_counted(client: FlaskClient) -> None:
-    exc_labels = {"route": "/boom", "exception_type": "Boom"}
+    exc_labels = {"route": "/boom", "exception_type": "BoomError"}
     req_labels = {"method": "GET", "route": "/boom", "status": "500"}
     before_exc = sample("app_exceptions_total", **exc_labels)
     before_req = sample("app_requests_total", **req_labels)
@@ -142,3 +147,16 @@ def test_metric_names_follow_conventions(client: FlaskClient) -> None:
     ):
         assert line in text
     assert metric_sum(text, "app_requests_total") >= 1
+
+
+def test_multiprocess_collector_skips_files_of_booting_workers(tmp_path: Path) -> None:
+    writer = MmapedDict(str(tmp_path / "counter_1.db"))
+    key = mmap_key("app_requests_total", "app_requests_total", ["route"], ["/x"], "help")
+    writer.write_value(key, 7.0, 0.0)
+    writer.close()
+    (tmp_path / "counter_2.db").touch()  # what a worker leaves mid-creation
+
+    registry = CollectorRegistry()
+    BootSafeMultiProcessCollector(registry, path=str(tmp_path))
+
+    assert registry.get_sample_value("app_requests_total", {"route": "/x"}) == 7.0

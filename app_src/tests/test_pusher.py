@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from helpers import LOOPBACK, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
+from helpers import LOOPBACK, free_port
 from monitored_app import pusher
 
 
@@ -35,7 +35,14 @@ class FakeGateway:
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     # urllib honours *_proxy variables; these tests must only ever talk to loopback.
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name in ("PUSHGATEWAY_URL", "PUSHER_JOB"):
         monkeypatch.delenv(name, raising=False)
@@ -57,7 +64,7 @@ def gateway() -> Iterator[FakeGateway]:
         do_PUT = _record  # noqa: N815 - http.server's naming
         do_POST = _record  # noqa: N815
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer((LOOPBACK, 0), Handler)

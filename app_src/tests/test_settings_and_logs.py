@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -105,8 +106,6 @@ def test_json_formatter_request_fields_and_exception() -> None:
     try:
         raise ValueError("bad\nthing")
     except ValueError:
-        import sys
-
         record = _record(method="GET", route="/health", status=200, duration=0.0012)
         record.exc_info = sys.exc_info()
     payload = json.loads(JsonFormatter().format(record))

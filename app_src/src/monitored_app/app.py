@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from monitored_app.benchmark import BenchmarkInputError, BenchmarkRunner, parse_num_jobs
 from monitored_app.instrumentation import RequestInstrumentation
@@ -98,7 +99,7 @@ def _error_body(status: int, name: str, message: str) -> dict[str, Any]:
     return {"error": name.lower().replace(" ", "_"), "message": message, "status": status}
 
 
-def handle_http_error(exc: HTTPException) -> Response:
+def handle_http_error(exc: HTTPException) -> WerkzeugResponse:
     """JSON for every HTTP error (400, 404, 405, 413, ...), keeping headers like Allow."""
     response = exc.get_response()
     status = exc.code or 500

@@ -64,7 +64,7 @@ errorlog = "-"
 control_socket_disable = True
 
 
-class JsonLogger(Logger):
+class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn is untyped
     """Gunicorn's own log lines (boot, worker exits) as JSON on stdout, like the app."""
 
     def setup(self, cfg: Any) -> None:
@@ -100,4 +100,4 @@ def child_exit(server: Arbiter, worker: Worker) -> None:
     """A worker died: drop its live gauges; its counters stay, so sums never go back."""
     path = _multiproc_dir()
     if path is not None:
-        multiprocess.mark_process_dead(worker.pid, path)
+        multiprocess.mark_process_dead(worker.pid, path)  # type: ignore[no-untyped-call]

@@ -7,6 +7,9 @@ registry, and in multiprocess mode each worker process must create them exactly 
 
 from __future__ import annotations
 
+import glob
+import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -15,6 +18,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Metric,
     make_wsgi_app,
     multiprocess,
 )
@@ -75,6 +79,33 @@ BENCHMARK_JOB_DURATION = Histogram(
 )
 
 
+class BootSafeMultiProcessCollector(multiprocess.MultiProcessCollector):
+    """MultiProcessCollector that skips files a booting worker has not sized yet.
+
+    prometheus_client creates each file empty and only then extends it; a scrape in
+    that window fails with ``struct.error`` (HTTP 500). Gunicorn replaces workers at
+    any time (crash, max_requests), so scrapes must tolerate it. An empty file holds
+    no samples, so skipping it loses nothing.
+    """
+
+    def __init__(self, registry: CollectorRegistry, path: str) -> None:
+        self._directory = path
+        super().__init__(registry, path=path)  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterable[Metric]:
+        files = [
+            name for name in glob.glob(os.path.join(self._directory, "*.db")) if _non_empty(name)
+        ]
+        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _non_empty(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:  # a dead worker's live-gauge file, removed meanwhile
+        return False
+
+
 def make_metrics_app(multiproc_dir: str | None) -> WSGIApplication:
     """WSGI app rendering metrics: merged across workers when ``multiproc_dir`` is set."""
     if multiproc_dir is None:
@@ -82,5 +113,5 @@ def make_metrics_app(multiproc_dir: str | None) -> WSGIApplication:
     # A private registry holding only the merged view of all workers' files; the
     # default registry would add this process's own, per-worker values on top.
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
+    BootSafeMultiProcessCollector(registry, path=multiproc_dir)
     return make_wsgi_app(registry)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The local lab: the whole stack in local containers, UIs on 127.0.0.1 only.
+#   scripts/lab.sh up     # build/boot/converge with inventories/lab + playbooks/site.yml, print URLs
+#   scripts/lab.sh down   # remove the lab containers
+# The containers are defined once, in molecule/default/molecule.yml (the full-stack scenario).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MONITORING_STACK_CACHE=${MONITORING_STACK_CACHE:-$HOME/.cache/monitoring-stack}
+export LAB_PROMETHEUS_PORT=${LAB_PROMETHEUS_PORT:-9090} LAB_ALERTMANAGER_PORT=${LAB_ALERTMANAGER_PORT:-9093} \
+       LAB_PUSHGATEWAY_PORT=${LAB_PUSHGATEWAY_PORT:-9091} LAB_BLACKBOX_PORT=${LAB_BLACKBOX_PORT:-9115} \
+       LAB_GRAFANA_PORT=${LAB_GRAFANA_PORT:-3000} LAB_APP_PORT=${LAB_APP_PORT:-8000}
+
+case "${1:-up}" in
+  up)
+    scripts/harness/prepare.sh
+    # shellcheck disable=SC1091
+    source .venv/bin/activate
+    molecule create -s default
+    molecule converge -s default
+    grafana="http://127.0.0.1:$LAB_GRAFANA_PORT  (user admin, password: $(cat "$MONITORING_STACK_CACHE/lab-grafana-admin-password" 2>/dev/null))"
+    if ! docker exec monitor systemctl is-active --quiet grafana-server 2>/dev/null; then
+      grafana="not running: the Grafana package is not in $MONITORING_STACK_CACHE/grafana/ and could not be downloaded (see the play's warning); everything else is up"
+    fi
+    cat <<MSG
+
+The lab is up (all ports bound to 127.0.0.1):
+  Prometheus    http://127.0.0.1:$LAB_PROMETHEUS_PORT   (Debian-built binaries have no web UI; the API works: /api/v1/targets)
+  Alertmanager  http://127.0.0.1:$LAB_ALERTMANAGER_PORT
+  Pushgateway   http://127.0.0.1:$LAB_PUSHGATEWAY_PORT/metrics
+  Blackbox      http://127.0.0.1:$LAB_BLACKBOX_PORT
+  App (app1)    http://127.0.0.1:$LAB_APP_PORT/health
+  Grafana       $grafana
+Re-apply after editing inventories/lab:  source .venv/bin/activate && molecule converge -s default
+Tear down:                               scripts/lab.sh down
+MSG
+    ;;
+  down)
+    # shellcheck disable=SC1091
+    source .venv/bin/activate
+    molecule destroy -s default
+    ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
