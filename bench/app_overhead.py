@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Overhead of monitored-app's request instrumentation under real gunicorn.
+
+Starts two gunicorn servers on 127.0.0.1 with the project's gunicorn_conf and the
+same settings except APP_METRICS_ENABLED (true: instrumented, multiprocess mode;
+false: no request instrumentation), drives a cheap route with a load generator
+(wrk if installed, else a Python keep-alive load generator), alternating between the
+two servers for several rounds to cancel drift, then times /metrics scrapes on the
+instrumented server after the traffic.
+
+Loopback only; every load run is bounded by --duration. Needs monitored-app
+installed in the interpreter given by --python (default: this one).
+
+    python bench/app_overhead.py                  # 3 rounds x 10 s per server
+    python bench/app_overhead.py --duration 5 --rounds 1 --loadgen python
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"  # never anything but loopback
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    multiproc_dir: Path
+    log_path: Path
+    rps: list[float] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(port: int, path: str, timeout: float = 2.0) -> int:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def start_server(name: str, args: argparse.Namespace, workdir: Path, metrics: bool) -> Server:
+    port = free_port()
+    multiproc = workdir / f"{name}-multiproc"
+    multiproc.mkdir()
+    log_path = workdir / f"{name}.log"
+    env = {
+        **os.environ,
+        "GUNICORN_BIND": f"{HOST}:{port}",
+        "GUNICORN_WORKERS": str(args.workers),
+        "GUNICORN_THREADS": str(args.threads),
+        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "APP_METRICS_ENABLED": "true" if metrics else "false",
+        "APP_LOG_LEVEL": args.log_level,
+    }
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [args.python, "-m", "gunicorn", "-c", "python:monitored_app.gunicorn_conf"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(name, port, proc, multiproc, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{name}: gunicorn exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if http_get(port, args.path) == 200:
+                time.sleep(1.0)  # let every worker finish booting
+                return server
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    sys.exit(f"{name}: gunicorn did not come up:\n{log_path.read_text()[-3000:]}")
+
+
+# --- load generators --------------------------------------------------------------
+
+
+def run_wrk(port: int, args: argparse.Namespace, duration: float) -> float:
+    cmd = [
+        "wrk",
+        f"-t{args.loadgen_threads}",
+        f"-c{args.connections}",
+        f"-d{max(1, round(duration))}s",
+        f"http://{HOST}:{port}{args.path}",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration + 30)
+    if "Non-2xx" in out.stdout or "Socket errors" in out.stdout:
+        sys.exit(f"wrk saw errors:\n{out.stdout}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    if match is None:
+        sys.exit(f"cannot parse wrk output:\n{out.stdout}")
+    return float(match.group(1))
+
+
+def _python_client(port: int, path: str, connections: int, stop_at: float, out: object) -> None:
+    """One process, ``connections`` keep-alive connections used round-robin."""
+    conns = [http.client.HTTPConnection(HOST, port, timeout=5) for _ in range(connections)]
+    done = 0
+    i = 0
+    while time.monotonic() < stop_at:
+        conn = conns[i % connections]
+        i += 1
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                done += 1
+            if response.will_close:
+                conn.close()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+    out.put(done)  # type: ignore[attr-defined]
+
+
+def run_python(port: int, args: argparse.Namespace, duration: float) -> float:
+    queue: multiprocessing.Queue[int] = multiprocessing.Queue()
+    per_process = max(1, args.connections // args.loadgen_threads)
+    start = time.monotonic()
+    stop_at = start + duration
+    procs = [
+        multiprocessing.Process(
+            target=_python_client, args=(port, args.path, per_process, stop_at, queue)
+        )
+        for _ in range(args.loadgen_threads)
+    ]
+    for proc in procs:
+        proc.start()
+    total = sum(queue.get(timeout=duration + 30) for _ in procs)
+    for proc in procs:
+        proc.join(timeout=10)
+    return total / (time.monotonic() - start)
+
+
+# --- /metrics timing -----------------------------------------------------------------
+
+
+def time_scrapes(port: int, count: int, gzip: bool) -> tuple[list[float], int]:
+    """Wall time of ``count`` scrapes on one keep-alive connection, like Prometheus."""
+    headers = {"Accept-Encoding": "gzip"} if gzip else {}
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    times: list[float] = []
+    size = 0
+    try:
+        for _ in range(count):
+            start = time.perf_counter()
+            conn.request("GET", "/metrics", headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            times.append(time.perf_counter() - start)
+            if response.status != 200:
+                sys.exit(f"/metrics answered {response.status}")
+            size = len(body)
+            if response.will_close:
+                conn.close()
+    finally:
+        conn.close()
+    return times, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up load")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--loadgen-threads", type=int, default=1)
+    parser.add_argument("--path", default="/health", help="cheap route to load")
+    parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument("--log-level", default="WARNING", help="APP_LOG_LEVEL for both servers")
+    parser.add_argument("--python", default=sys.executable, help="interpreter with the app")
+    args = parser.parse_args()
+
+    loadgen = args.loadgen
+    if loadgen == "auto":
+        loadgen = "wrk" if shutil.which("wrk") else "python"
+    run_load = run_wrk if loadgen == "wrk" else run_python
+
+    workdir = Path(tempfile.mkdtemp(prefix="app-overhead-"))
+    servers: list[Server] = []
+    try:
+        instrumented = start_server("instrumented", args, workdir, metrics=True)
+        servers.append(instrumented)
+        plain = start_server("plain", args, workdir, metrics=False)
+        servers.append(plain)
+
+        for server in servers:
+            run_load(server.port, args, args.warmup)
+        for rnd in range(args.rounds):
+            # Alternate the order each round so neither server always runs "second".
+            for server in servers if rnd % 2 == 0 else reversed(servers):
+                server.rps.append(run_load(server.port, args, args.duration))
+                print(f"  round {rnd + 1} {server.name:<12} {server.rps[-1]:>10.0f} req/s")
+
+        scrape_plain, size_plain = time_scrapes(instrumented.port, args.scrapes, gzip=False)
+        scrape_gzip, size_gzip = time_scrapes(instrumented.port, args.scrapes, gzip=True)
+        db_files = len(list(instrumented.multiproc_dir.glob("*.db")))
+    finally:
+        for server in servers:
+            server.stop()
+
+    med_i = statistics.median(instrumented.rps)
+    med_p = statistics.median(plain.rps)
+    ratio = med_i / med_p
+    ms = 1000.0
+
+    print()
+    print(
+        f"load: {loadgen}, {args.connections} connections, {args.rounds} x {args.duration:g} s "
+        f"per server, GET {args.path}; gunicorn {args.workers} workers x {args.threads} "
+        f"threads; APP_LOG_LEVEL={args.log_level}; {os.cpu_count()} CPUs"
+    )
+    print(f"{'server':<14}{'median req/s':>14}{'runs':>30}")
+    for server in servers:
+        runs = ", ".join(f"{v:.0f}" for v in server.rps)
+        print(f"{server.name:<14}{statistics.median(server.rps):>14.0f}{runs:>30}")
+    verdict = "ok" if ratio >= 0.97 else "MISSED"
+    print(f"ratio instrumented/plain: {ratio:.3f} (target >= 0.97: {verdict})")
+    for label, times, size in (
+        ("identity", scrape_plain, size_plain),
+        ("gzip", scrape_gzip, size_gzip),
+    ):
+        median = statistics.median(times) * ms
+        p95 = statistics.quantiles(times, n=20)[-1] * ms
+        verdict = "ok" if median <= 10.0 else "MISSED"
+        print(
+            f"/metrics {label:<8} median {median:.2f} ms, p95 {p95:.2f} ms over {len(times)} "
+            f"scrapes, {size} bytes, {db_files} .db files (target median <= 10 ms: {verdict})"
+        )
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Checks of the Alertmanager receivers and route tree, run before anything changes.
+
+Each filter returns a list of messages (empty = fine). The messages name the variable, the
+entry (e.g. alertmanager_routes[0].routes[1]) and the offending name, never a receiver's
+settings: those may hold secrets.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ansible.errors import AnsibleFilterError
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _names(items, what: str) -> list[str]:
+    if not _is_list(items):
+        raise AnsibleFilterError(f"{what} must be a list")
+    return [str(item["name"]) for item in items if isinstance(item, Mapping) and item.get("name")]
+
+
+def receiver_errors(receivers, variable: str = "alertmanager_receivers") -> list[str]:
+    """Every receiver is a mapping with a non-empty name, and names are unique."""
+    if not _is_list(receivers):
+        return [f"{variable} must be a list of receivers, got {type(receivers).__name__}"]
+    errors, seen = [], {}
+    for index, receiver in enumerate(receivers):
+        entry = f"{variable}[{index}]"
+        if not isinstance(receiver, Mapping):
+            errors.append(f"{entry} must be a mapping with at least a name")
+            continue
+        name = receiver.get("name")
+        if not isinstance(name, str) or not name:
+            errors.append(f"{entry} has no name (every receiver needs a unique, non-empty name)")
+            continue
+        if name in seen:
+            errors.append(f"{entry}: receiver name {name!r} is already used by {variable}[{seen[name]}]; names must be unique")
+        else:
+            seen[name] = index
+    return errors
+
+
+def route_errors(routes, receivers, time_intervals=(), variable: str = "alertmanager_routes") -> list[str]:
+    """Walk the child routes recursively: every referenced receiver / time interval exists.
+
+    routes: the root route's child routes (alertmanager's own schema). receivers and
+    time_intervals: the lists of definitions (only their names are used).
+    """
+    receiver_names = set(_names(receivers, "alertmanager_receivers"))
+    interval_names = set(_names(time_intervals or [], "alertmanager_time_intervals"))
+    errors: list[str] = []
+
+    def walk(children, path: str) -> None:
+        if not _is_list(children):
+            errors.append(f"{path} must be a list of routes")
+            return
+        for index, route in enumerate(children):
+            entry = f"{path}[{index}]"
+            if not isinstance(route, Mapping):
+                errors.append(f"{entry} must be a mapping (a route)")
+                continue
+            receiver = route.get("receiver")
+            if receiver is not None and str(receiver) not in receiver_names:
+                errors.append(
+                    f"{entry} references receiver {str(receiver)!r}, which is not defined in alertmanager_receivers "
+                    f"(defined: {', '.join(sorted(receiver_names)) or 'none'})")
+            for key in ("mute_time_intervals", "active_time_intervals"):
+                names = route.get(key) or []
+                if not _is_list(names):
+                    errors.append(f"{entry}.{key} must be a list of time interval names")
+                    continue
+                for name in names:
+                    if str(name) not in interval_names:
+                        errors.append(
+                            f"{entry}.{key} references time interval {str(name)!r}, which is not defined in "
+                            f"alertmanager_time_intervals (defined: {', '.join(sorted(interval_names)) or 'none'})")
+            if "routes" in route:
+                walk(route["routes"], f"{entry}.routes")
+
+    walk(routes, variable)
+    return errors
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "alertmanager_receiver_errors": receiver_errors,
+            "alertmanager_route_errors": route_errors,
+        }
