@@ -44,6 +44,19 @@ class Server:
     multiproc_dir: Path
     log_path: Path
     rps: list[float] = field(default_factory=list)
+    cpu_us_per_request: list[float] = field(default_factory=list)
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU of the master and its live workers (Linux /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in {self.proc.pid} | child_pids(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -53,6 +66,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
+
+
+def child_pids(parent: int) -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            children.add(int(stat.parent.name))
+    return children
 
 
 def free_port() -> int:
@@ -113,7 +138,8 @@ def start_server(name: str, args: argparse.Namespace, workdir: Path, metrics: bo
 # --- load generators --------------------------------------------------------------
 
 
-def run_wrk(port: int, args: argparse.Namespace, duration: float) -> float:
+def run_wrk(port: int, args: argparse.Namespace, duration: float) -> tuple[float, int]:
+    """Requests/s and request count of one wrk run."""
     cmd = [
         "wrk",
         f"-t{args.loadgen_threads}",
@@ -124,10 +150,11 @@ def run_wrk(port: int, args: argparse.Namespace, duration: float) -> float:
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration + 30)
     if "Non-2xx" in out.stdout or "Socket errors" in out.stdout:
         sys.exit(f"wrk saw errors:\n{out.stdout}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
-    if match is None:
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    count = re.search(r"(\d+) requests in", out.stdout)
+    if rate is None or count is None:
         sys.exit(f"cannot parse wrk output:\n{out.stdout}")
-    return float(match.group(1))
+    return float(rate.group(1)), int(count.group(1))
 
 
 def _python_client(port: int, path: str, connections: int, stop_at: float, out: object) -> None:
@@ -151,7 +178,8 @@ def _python_client(port: int, path: str, connections: int, stop_at: float, out: 
     out.put(done)  # type: ignore[attr-defined]
 
 
-def run_python(port: int, args: argparse.Namespace, duration: float) -> float:
+def run_python(port: int, args: argparse.Namespace, duration: float) -> tuple[float, int]:
+    """Requests/s and request count of one run of the Python load generator."""
     queue: multiprocessing.Queue[int] = multiprocessing.Queue()
     per_process = max(1, args.connections // args.loadgen_threads)
     start = time.monotonic()
@@ -167,7 +195,7 @@ def run_python(port: int, args: argparse.Namespace, duration: float) -> float:
     total = sum(queue.get(timeout=duration + 30) for _ in procs)
     for proc in procs:
         proc.join(timeout=10)
-    return total / (time.monotonic() - start)
+    return total / (time.monotonic() - start), total
 
 
 # --- /metrics timing -----------------------------------------------------------------
@@ -210,6 +238,11 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=200)
     parser.add_argument("--log-level", default="WARNING", help="APP_LOG_LEVEL for both servers")
     parser.add_argument("--python", default=sys.executable, help="interpreter with the app")
+    parser.add_argument(
+        "--tmp-root",
+        default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+        help="where the multiproc dirs go; tmpfs like production's /run (default /dev/shm)",
+    )
     args = parser.parse_args()
 
     loadgen = args.loadgen
@@ -217,7 +250,7 @@ def main() -> None:
         loadgen = "wrk" if shutil.which("wrk") else "python"
     run_load = run_wrk if loadgen == "wrk" else run_python
 
-    workdir = Path(tempfile.mkdtemp(prefix="app-overhead-"))
+    workdir = Path(tempfile.mkdtemp(prefix="app-overhead-", dir=args.tmp_root))
     servers: list[Server] = []
     try:
         instrumented = start_server("instrumented", args, workdir, metrics=True)
@@ -230,8 +263,15 @@ def main() -> None:
         for rnd in range(args.rounds):
             # Alternate the order each round so neither server always runs "second".
             for server in servers if rnd % 2 == 0 else reversed(servers):
-                server.rps.append(run_load(server.port, args, args.duration))
-                print(f"  round {rnd + 1} {server.name:<12} {server.rps[-1]:>10.0f} req/s")
+                cpu_before = server.cpu_seconds()
+                rps, count = run_load(server.port, args, args.duration)
+                cpu = server.cpu_seconds() - cpu_before
+                server.rps.append(rps)
+                server.cpu_us_per_request.append(cpu / count * 1e6)
+                print(
+                    f"  round {rnd + 1} {server.name:<12} {rps:>8.0f} req/s "
+                    f"{server.cpu_us_per_request[-1]:>6.0f} us server CPU/request"
+                )
 
         scrape_plain, size_plain = time_scrapes(instrumented.port, args.scrapes, gzip=False)
         scrape_gzip, size_gzip = time_scrapes(instrumented.port, args.scrapes, gzip=True)
@@ -251,10 +291,17 @@ def main() -> None:
         f"per server, GET {args.path}; gunicorn {args.workers} workers x {args.threads} "
         f"threads; APP_LOG_LEVEL={args.log_level}; {os.cpu_count()} CPUs"
     )
-    print(f"{'server':<14}{'median req/s':>14}{'runs':>30}")
+    print(f"{'server':<14}{'median req/s':>14}{'CPU us/req':>12}   runs (req/s)")
     for server in servers:
         runs = ", ".join(f"{v:.0f}" for v in server.rps)
-        print(f"{server.name:<14}{statistics.median(server.rps):>14.0f}{runs:>30}")
+        cpu = statistics.median(server.cpu_us_per_request)
+        print(f"{server.name:<14}{statistics.median(server.rps):>14.0f}{cpu:>12.0f}   {runs}")
+    cpu_i = statistics.median(instrumented.cpu_us_per_request)
+    cpu_p = statistics.median(plain.cpu_us_per_request)
+    print(
+        f"server CPU per request: +{cpu_i - cpu_p:.1f} us instrumented "
+        f"(plain/instrumented CPU ratio {cpu_p / cpu_i:.3f})"
+    )
     verdict = "ok" if ratio >= 0.97 else "MISSED"
     print(f"ratio instrumented/plain: {ratio:.3f} (target >= 0.97: {verdict})")
     for label, times, size in (

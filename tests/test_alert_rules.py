@@ -1,7 +1,7 @@
 """Tests for the Prometheus alert rule templates (roles/prometheus/templates/rules/).
 
 The templates are rendered with tests/rules/render.py (same Jinja delimiters as the role's
-ansible.builtin.template call, values from roles/prometheus/defaults/alert_rules.yml), then
+ansible.builtin.template call, values from roles/prometheus/defaults/main/alert_rules.yml), then
 checked with promtool and unit-tested with the promtool tests in tests/rules/*.test.yml.
 
 promtool is taken from $PROMTOOL, else from PATH, else extracted from the controller's artifact

@@ -17,7 +17,7 @@ Ansible's template module MUST be called with the same options, e.g.
       block_start_string: "[%"
       block_end_string: "%]"
 
-Values come from roles/prometheus/defaults/alert_rules.yml, optionally overridden.
+Values come from roles/prometheus/defaults/main/alert_rules.yml, optionally overridden.
 
 Importable helper (``render_rules``) and CLI:
 
@@ -35,7 +35,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = REPO_ROOT / "roles" / "prometheus" / "templates" / "rules"
-DEFAULTS_FILE = REPO_ROOT / "roles" / "prometheus" / "defaults" / "alert_rules.yml"
+DEFAULTS_FILE = REPO_ROOT / "roles" / "prometheus" / "defaults" / "main" / "alert_rules.yml"
 TEMPLATE_SUFFIX = ".j2"
 
 
