@@ -111,7 +111,7 @@ class GunicornServer:
 
 
 def start_gunicorn(
-    workdir: Path, workers: int = 4, env: dict[str, str] | None = None, timeout: float = 20.0
+    workdir: Path, workers: int = 4, env: dict[str, str] | None = None, timeout: float = 60.0
 ) -> GunicornServer:
     """Start ``gunicorn -c python:monitored_app.gunicorn_conf`` on a free loopback port."""
     port = free_port()
@@ -142,10 +142,10 @@ def start_gunicorn(
             raise AssertionError(f"gunicorn exited with {proc.returncode}:\n{server.log()}")
         try:
             # /metrics is not instrumented, so polling it does not change the counters.
-            if get(f"{server.base_url}/metrics", timeout=1).status_code == 200:
+            if get(f"{server.base_url}/metrics", timeout=5).status_code == 200:
                 server.wait_for_workers(workers)
                 return server
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a slow first boot
             pass
         time.sleep(0.05)
     server.stop()

@@ -32,7 +32,8 @@ build() {
               systemd-logind.service apt-daily.timer apt-daily-upgrade.timer; do
     ln -sf /dev/null "$root/etc/systemd/system/$unit"
   done
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  # Keep the package lists: a real host has them, and apt(cache_valid_time) trusts their age.
+  rm -rf "$root"/var/cache/apt/archives/*.deb
   echo "deb $MIRROR $suite main" >"$root/etc/apt/sources.list"
   tar -C "$root" -c . | docker import \
     --change 'ENV container=docker' \

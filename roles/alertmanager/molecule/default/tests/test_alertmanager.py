@@ -1,0 +1,235 @@
+"""Alertmanager, verified against the running service in each container.
+
+The scenario's receivers post to a local sink (prepare.yml: 127.0.0.1:5001, one line per
+POST body in /var/tmp/webhook.log); nothing leaves the containers.
+"""
+import json
+import shlex
+import time
+import uuid
+
+import pytest
+from conftest import run_playbook, security_score, unit_snapshot
+
+UNIT = "alertmanager"
+CONFIG = "/etc/alertmanager/alertmanager.yml"
+WEBHOOK_LOG = "/var/tmp/webhook.log"
+SNAPSHOT_FILES = ["/etc/systemd/system/alertmanager.service", "/usr/local/bin/alertmanager", CONFIG]
+
+
+def host_address(host) -> str:
+    return host.check_output("hostname -I").split()[0]
+
+
+def am_url(host) -> str:
+    # The role listens on the host's primary address by default.
+    return f"http://{host_address(host)}:9093"
+
+
+def api(host, method: str, path: str, payload=None, base: str | None = None):
+    data = ""
+    if payload is not None:
+        data = f"-H 'Content-Type: application/json' --data-binary {shlex.quote(json.dumps(payload))}"
+    out = host.check_output(f"curl -sf -X {method} {data} {base or am_url(host)}/api/v2{path}")
+    return json.loads(out) if out.strip() else None
+
+
+def wait_until(check, timeout: int = 30, interval: float = 1.0):
+    deadline = time.time() + timeout
+    while True:
+        result = check()
+        if result or time.time() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def wait_ready(host):
+    assert wait_until(lambda: host.run(f"curl -sf {am_url(host)}/-/ready").rc == 0), "alertmanager not ready"
+
+
+def webhook_lines(host, needle: str) -> list[str]:
+    log = host.file(WEBHOOK_LOG)
+    return [line for line in log.content_string.splitlines() if needle in line] if log.exists else []
+
+
+def main_pid(host) -> str:
+    return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
+
+
+def test_service_active_and_enabled(host):
+    svc = host.service(UNIT)
+    assert svc.is_running
+    assert svc.is_enabled
+
+
+def test_runs_as_its_own_system_user(host):
+    user = host.user("alertmanager")
+    assert user.shell == "/usr/sbin/nologin"
+    assert user.uid < 1000
+    procs = host.process.filter(comm="alertmanager")
+    assert procs and all(p.user == "alertmanager" for p in procs)
+
+
+def test_listens_on_the_host_address_only(host):
+    assert host.socket(f"tcp://{host_address(host)}:9093").is_listening
+    assert not host.socket("tcp://0.0.0.0:9093").is_listening
+    # Cluster disabled by default: no gossip port at all.
+    assert "9094" not in host.check_output("ss -Htuln")
+
+
+def test_amtool_is_installed(host):
+    assert host.file("/usr/local/bin/amtool").mode == 0o755
+    assert host.run(f"/usr/local/bin/amtool check-config {CONFIG}").rc == 0
+
+
+def test_config_file_is_private_and_secrets_are_in_clear(host):
+    config = host.file(CONFIG)
+    assert (config.user, config.group, config.mode) == ("root", "alertmanager", 0o640)
+    content = config.content_string
+    # The inline-vaulted values of converge.yml are written decrypted, not as "!vault" blocks.
+    assert "!vault" not in content and "ANSIBLE_VAULT" not in content
+    assert "routing_key: molecule-routing-key-0123456789abcdef" in content
+
+
+@pytest.mark.parametrize("labels, marker", [
+    ({"team": "molecule"}, '"receiver":"molecule-webhook"'),
+    ({"team": "molecule", "channel": "slack"}, '"channel":"#molecule-alerts"'),
+    ({"team": "molecule", "channel": "pagerduty"}, '"routing_key":"molecule-routing-key-0123456789abcdef"'),
+], ids=["webhook", "slack", "pagerduty"])
+def test_posted_alert_reaches_the_receiver(host, labels, marker):
+    alertname = f"MoleculeProbe{uuid.uuid4().hex[:12]}"
+    api(host, "POST", "/alerts", [{"labels": {"alertname": alertname, **labels},
+                                   "annotations": {"summary": "molecule delivery test"}}])
+    lines = wait_until(lambda: webhook_lines(host, alertname), timeout=30)
+    assert lines, f"{alertname} did not reach the receiver; log: {host.file(WEBHOOK_LOG).content_string[-2000:]}"
+    assert any(marker in line for line in lines), lines
+
+
+def test_silence_survives_restart(host):
+    now = time.time()
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    silence = {
+        "matchers": [{"name": "alertname", "value": "MoleculeSilenced", "isRegex": False, "isEqual": True}],
+        "startsAt": time.strftime(fmt, time.gmtime(now - 60)),
+        "endsAt": time.strftime(fmt, time.gmtime(now + 3600)),
+        "createdBy": "molecule",
+        "comment": "must survive a restart",
+    }
+    silence_id = api(host, "POST", "/silences", silence)["silenceID"]
+
+    host.check_output(f"systemctl restart {UNIT}")
+    wait_ready(host)
+
+    by_id = {s["id"]: s for s in api(host, "GET", "/silences")}
+    assert silence_id in by_id
+    assert by_id[silence_id]["status"]["state"] == "active"
+
+
+def test_config_change_reloads_without_restart(host, converge_playbook):
+    # An alert already notified must not be notified again because of the reload.
+    alertname = f"MoleculeReload{uuid.uuid4().hex[:12]}"
+    api(host, "POST", "/alerts", [{"labels": {"alertname": alertname, "team": "molecule"}}])
+    assert wait_until(lambda: webhook_lines(host, alertname)), f"{alertname} not delivered"
+    pid = main_pid(host)
+
+    try:
+        result = run_playbook(converge_playbook, host.backend.host, {"alertmanager_route_group_interval": "2m"})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "changed (diff not shown" in result.stdout
+        assert main_pid(host) == pid
+        assert "group_interval: 2m" in api(host, "GET", "/status")["config"]["original"]
+        # The notification log survives the reload: nothing is sent twice.
+        time.sleep(5)
+        assert len(webhook_lines(host, alertname)) == 1
+    finally:
+        result = run_playbook(converge_playbook, host.backend.host)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert main_pid(host) == pid
+    assert "group_interval: 1m" in api(host, "GET", "/status")["config"]["original"]
+
+
+@pytest.mark.parametrize("bad_vars, expected", [
+    # A receiver referenced deep in the route tree that is not defined.
+    ({"alertmanager_routes": [{"receiver": "molecule-webhook", "matchers": ['team="a"'],
+                               "routes": [{"receiver": "ghost-receiver", "matchers": ['team="b"']}]}]},
+     ["ghost-receiver", "alertmanager_routes[0].routes[0]"]),
+    ({"alertmanager_route_receiver": "nobody-home"}, ["nobody-home", "alertmanager_route_receiver"]),
+    ({"alertmanager_routes": [], "alertmanager_receivers": [{"name": "default"}, {"name": "twice"}, {"name": "twice"}]},
+     ["twice", "alertmanager_receivers[2]", "unique"]),
+    ({"alertmanager_routes": [], "alertmanager_receivers": [{"name": "default"}, {"webhook_configs": []}]},
+     ["alertmanager_receivers[1]"]),
+    ({"alertmanager_routes": [{"receiver": "default", "mute_time_intervals": ["lunch-break"]}]},
+     ["lunch-break", "alertmanager_routes[0].mute_time_intervals"]),
+    ({"alertmanager_web_listen_address": "127.0.0.1"}, ["alertmanager_web_listen_address"]),
+    ({"alertmanager_cluster_peers": ["10.0.0.1"]}, ["alertmanager_cluster_peers[0]"]),
+    ({"alertmanager_route_group_wait": "soon"}, ["alertmanager_route_group_wait"]),
+    ({"alertmanager_web_external_url": "alertmanager.example.org"}, ["alertmanager_web_external_url"]),
+    ({"alertmanager_receivers": "default"}, ["alertmanager_receivers"]),
+], ids=["nested-unknown-receiver", "unknown-root-receiver", "duplicate-receiver", "unnamed-receiver",
+        "unknown-time-interval", "listen-address", "cluster-peer", "duration", "external-url", "receivers-type"])
+def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, expected):
+    before = unit_snapshot(host, UNIT, SNAPSHOT_FILES)
+    result = run_playbook(converge_playbook, host.backend.host, bad_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for text in expected:
+        assert text in output
+    assert "Install alertmanager and amtool" not in output  # failed before the install started
+    assert unit_snapshot(host, UNIT, SNAPSHOT_FILES) == before
+
+
+def test_config_rejected_by_amtool_is_not_installed(host, converge_playbook):
+    before = unit_snapshot(host, UNIT, SNAPSHOT_FILES)
+    result = run_playbook(converge_playbook, host.backend.host, {
+        "alertmanager_routes": [],
+        "alertmanager_receivers": [{"name": "default", "webhook_configs": [{"url": "ftp://127.0.0.1/nowhere"}]}],
+    })
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "amtool check-config rejected" in output
+    assert 'unsupported scheme "ftp"' in output
+    assert unit_snapshot(host, UNIT, SNAPSHOT_FILES) == before
+    assert host.service(UNIT).is_running
+
+
+def test_unit_is_hardened(host):
+    assert security_score(host, UNIT) <= 2.0
+
+
+def test_cluster_of_all_scenario_hosts(host, converge_playbook):
+    """Every scenario host joins one cluster; a silence gossips from one member to the others."""
+    hosts = sorted(host.ansible.get_variables()["groups"]["all"])
+    if host.backend.host != hosts[0]:
+        pytest.skip("the cluster is set up and checked once, from the first host")
+    cluster_vars = {
+        "alertmanager_cluster_listen_address": "{{ ansible_facts['default_ipv4']['address'] }}:9094",
+        "alertmanager_cluster_peers": (
+            "{{ groups['all'] | difference([inventory_hostname])"
+            " | map('extract', hostvars, ['ansible_facts', 'default_ipv4', 'address'])"
+            " | map('regex_replace', '$', ':9094') | list }}"),
+    }
+    try:
+        result = run_playbook(converge_playbook, "all", cluster_vars)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert host.socket(f"tcp://{host_address(host)}:9094").is_listening
+        assert security_score(host, UNIT) <= 2.0
+
+        def cluster_ready():
+            status = api(host, "GET", "/status")["cluster"]
+            return status["status"] == "ready" and len(status.get("peers") or []) == len(hosts)
+        assert wait_until(cluster_ready, timeout=60), api(host, "GET", "/status")["cluster"]
+
+        now = time.time()
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        silence_id = api(host, "POST", "/silences", {
+            "matchers": [{"name": "alertname", "value": "MoleculeGossip", "isRegex": False, "isEqual": True}],
+            "startsAt": time.strftime(fmt, time.gmtime(now - 60)),
+            "endsAt": time.strftime(fmt, time.gmtime(now + 600)),
+            "createdBy": "molecule", "comment": "gossiped to every peer"})["silenceID"]
+        for peer in api(host, "GET", "/status")["cluster"]["peers"]:
+            peer_api = "http://" + peer["address"].rpartition(":")[0] + ":9093"
+            assert wait_until(lambda: silence_id in [s["id"] for s in api(host, "GET", "/silences", base=peer_api)]), peer
+    finally:
+        result = run_playbook(converge_playbook, "all")
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert api(host, "GET", "/status")["cluster"]["status"] == "disabled"

@@ -1,0 +1,121 @@
+"""Grafana role: input validation and the "package unavailable" paths.
+
+These need no Grafana: they run everywhere, also where Grafana cannot be downloaded. Bad input
+must fail before anything changes on the host; an unavailable package must fail clearly, or be
+skipped with one warning when grafana_skip_if_unavailable is set. Unavailability is made
+deterministic with an empty artifact cache and a download URL on the closed loopback port 9.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_playbook, unit_snapshot
+
+UNIT = "grafana-server"
+WATCHED = ["/etc/grafana/grafana.ini", "/etc/grafana/admin_password",
+           "/etc/systemd/system/grafana-server.service.d/hardening.conf", "/usr/share/grafana/bin/grafana"]
+UNREACHABLE = "http://127.0.0.1:9/grafana.deb"
+
+
+def snapshot(host) -> dict[str, str]:
+    return unit_snapshot(host, UNIT, WATCHED)
+
+
+def output(result) -> str:
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("password, expected", [
+    ("", "must not be empty"),
+    ("admin", "weak"),
+    ("Sh0rt-pw!", "at least 12 characters"),
+    ("onlylowercaseletters", "single character class"),
+    ("123456789012345678", "single character class"),
+])
+def test_weak_admin_password_fails_before_any_change(host, converge_playbook, password, expected):
+    before = snapshot(host)
+    result = run_playbook(converge_playbook, host.backend.host, {"grafana_admin_password": password})
+    assert result.returncode != 0
+    assert "grafana_admin_password" in output(result) and expected in output(result), output(result)[-3000:]
+    if len(password) >= 6:
+        assert password not in output(result), "the rejected password was printed"
+    assert snapshot(host) == before
+
+
+def test_missing_admin_password_fails(host, tmp_path):
+    playbook = tmp_path / "no_password.yml"
+    playbook.write_text(json.dumps([{"name": "No password", "hosts": "all", "become": True,
+                                     "roles": [{"role": "grafana"}]}]))
+    before = snapshot(host)
+    result = run_playbook(playbook, host.backend.host)
+    assert result.returncode != 0
+    assert "grafana_admin_password" in output(result)
+    assert snapshot(host) == before
+
+
+@pytest.mark.parametrize("bad_vars, variable", [
+    ({"grafana_http_port": 70000}, "grafana_http_port"),
+    ({"grafana_http_port": "http"}, "grafana_http_port"),
+    ({"grafana_protocol": "ftp"}, "grafana_protocol"),
+    ({"grafana_protocol": "https"}, "grafana_cert_file"),
+    ({"grafana_install_method": "yum"}, "grafana_install_method"),
+    ({"grafana_version": "latest"}, "grafana_version"),
+    ({"grafana_checksum": "md5:abc"}, "grafana_checksum"),
+    ({"grafana_dashboards_disabled": ["no-such-dashboard"]}, "no-such-dashboard"),
+    ({"grafana_dashboards_extra": ["/nonexistent/dashboard.json"]}, "/nonexistent/dashboard.json"),
+    ({"grafana_skip_if_unavailable": "perhaps"}, "grafana_skip_if_unavailable"),
+])
+def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, variable):
+    before = snapshot(host)
+    result = run_playbook(converge_playbook, host.backend.host, bad_vars)
+    assert result.returncode != 0
+    assert variable in output(result), output(result)[-3000:]
+    assert snapshot(host) == before
+
+
+def test_duplicate_dashboard_uid_fails(host, converge_playbook, tmp_path):
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps({"uid": "monitoring-app", "title": "Clash", "panels": []}))
+    before = snapshot(host)
+    result = run_playbook(converge_playbook, host.backend.host, {"grafana_dashboards_extra": [str(clash)]})
+    assert result.returncode != 0
+    assert "unique across all dashboards" in output(result)
+    assert snapshot(host) == before
+
+
+def unavailable_vars(tmp_path, skip: bool) -> dict:
+    return {"grafana_cache_dir": str(tmp_path / "empty-cache"), "grafana_deb_url": UNREACHABLE,
+            "grafana_skip_if_unavailable": skip}
+
+
+def test_unavailable_package_fails_clearly(host, converge_playbook, tmp_path):
+    before = snapshot(host)
+    result = run_playbook(converge_playbook, host.backend.host, unavailable_vars(tmp_path, skip=False))
+    assert result.returncode != 0
+    text = " ".join(output(result).split())
+    assert "Grafana 12.2.1 is not in the artifact cache and could not be downloaded:" in text
+    assert UNREACHABLE in text and "grafana_skip_if_unavailable" in text
+    assert snapshot(host) == before
+
+
+def test_unavailable_package_is_skipped_with_one_warning(host, converge_playbook, tmp_path):
+    before = snapshot(host)
+    result = run_playbook(converge_playbook, host.backend.host, unavailable_vars(tmp_path, skip=True))
+    assert result.returncode == 0, output(result)[-3000:]
+    text = " ".join(output(result).split())
+    assert text.count("skipping Grafana on " + host.backend.host) == 1
+    assert "is not in the artifact cache and could not be downloaded:" in text
+    assert snapshot(host) == before
+
+
+def test_unreachable_apt_repository_is_skipped(host, converge_playbook):
+    before = snapshot(host)
+    result = run_playbook(converge_playbook, host.backend.host, {
+        "grafana_install_method": "apt", "grafana_apt_key_url": "http://127.0.0.1:9/gpg.key",
+        "grafana_skip_if_unavailable": True})
+    assert result.returncode == 0, output(result)[-3000:]
+    text = " ".join(output(result).split())
+    assert "cannot be installed from the APT repository" in text
+    assert "skipping Grafana on " + host.backend.host in text
+    assert snapshot(host) == before

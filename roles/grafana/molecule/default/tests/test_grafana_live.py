@@ -1,0 +1,196 @@
+"""Grafana role against the running Grafana in each container.
+
+Grafana's package comes from Grafana's download server (or a pre-filled artifact cache). Where
+neither is available the converge skips Grafana (grafana_skip_if_unavailable: true), and these
+tests are skipped with the reason; they are never run against a stand-in.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import time
+from pathlib import Path
+
+import pytest
+from conftest import changed_count, run_playbook, security_score
+
+UNIT = "grafana-server"
+VERSION = "12.2.1"
+PASSWORD = "Molecule-Grafana-2025"  # converge.yml
+SHIPPED_UIDS = {"monitoring-app", "monitoring-batch", "monitoring-probes", "monitoring-prometheus"}
+EXTRA_UID = "molecule-extra"
+CACHE = Path(os.environ.get("MONITORING_STACK_CACHE") or Path.home() / ".cache" / "monitoring-stack") / "grafana" / VERSION
+
+
+@pytest.fixture(scope="module")
+def grafana(host) -> str:
+    """Base URL of the host's Grafana; skips the module where Grafana could not be installed."""
+    if not host.package("grafana").is_installed:
+        arch = host.check_output("dpkg --print-architecture")
+        deb = CACHE / f"grafana_{VERSION}_{arch}.deb"
+        if deb.is_file():
+            pytest.fail(f"{deb} is cached but grafana is not installed on {host.backend.host}")
+        pytest.skip(f"Grafana {VERSION} is not installed on {host.backend.host}: {deb.name} is not in the "
+                    f"artifact cache ({CACHE}) and could not be downloaded from dl.grafana.com, so the converge "
+                    "skipped Grafana (grafana_skip_if_unavailable). These tests run where Grafana can be "
+                    "downloaded, or with the .deb and its .sha256 file put into the cache.")
+    addr = host.check_output("hostname -I").split()[0]
+    return f"http://{addr}:3000"
+
+
+def api(host, url: str, path: str, user: str = "admin", password: str | None = PASSWORD,
+        method: str = "GET") -> tuple[int, object]:
+    auth = f"-u {shlex.quote(user + ':' + password)}" if password is not None else ""
+    out = host.check_output(f"curl -s -X {method} {auth} -w '\\n%{{http_code}}' {shlex.quote(url + path)}")
+    body, _, code = out.rpartition("\n")
+    try:
+        return int(code), json.loads(body) if body else None
+    except json.JSONDecodeError:
+        return int(code), body
+
+
+def wait_for(check, timeout: float = 60, interval: float = 2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def main_pid(host) -> str:
+    return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
+
+
+def search_uids(host, grafana) -> set[str]:
+    code, found = api(host, grafana, "/api/search?type=dash-db")
+    assert code == 200, found
+    return {d["uid"] for d in found}
+
+
+def test_service_active_and_enabled(host, grafana):
+    svc = host.service(UNIT)
+    assert svc.is_running and svc.is_enabled
+    assert host.package("grafana").version.startswith(VERSION)
+
+
+def test_runs_as_grafana(host, grafana):
+    procs = host.process.filter(user="grafana")
+    assert procs, "no process of user grafana"
+    assert not host.process.filter(user="root", comm="grafana")
+
+
+def test_listens_on_the_host_address_only(host, grafana):
+    addr = host.check_output("hostname -I").split()[0]
+    assert host.socket(f"tcp://{addr}:3000").is_listening
+    assert not host.socket("tcp://0.0.0.0:3000").is_listening
+
+
+def test_health(host, grafana):
+    code, health = api(host, grafana, "/api/health", password=None)
+    assert code == 200 and health["database"] == "ok"
+    assert health["version"].startswith(VERSION)
+
+
+def test_config_files_are_private(host, grafana):
+    for path in ("/etc/grafana/grafana.ini", "/etc/grafana/admin_password",
+                 "/etc/grafana/provisioning/datasources/monitoring.yml"):
+        f = host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", "grafana", 0o640), path
+    ini = host.file("/etc/grafana/grafana.ini").content_string
+    assert PASSWORD not in ini
+    for line in ("reporting_enabled = false", "check_for_updates = false", "mode = console",
+                 "disable_brute_force_login_protection = true", "default_theme = light"):
+        assert line in ini
+
+
+def test_anonymous_access_is_refused(host, grafana):
+    code, _ = api(host, grafana, "/api/search", password=None)
+    assert code == 401
+
+
+def test_admin_logs_in_with_the_configured_password_only(host, grafana):
+    assert api(host, grafana, "/api/user")[0] == 200
+    assert api(host, grafana, "/api/user", password="admin")[0] == 401
+
+
+def test_prometheus_datasource_is_provisioned(host, grafana):
+    code, ds = api(host, grafana, "/api/datasources/uid/prometheus")
+    assert code == 200, ds
+    assert (ds["type"], ds["url"], ds["isDefault"]) == ("prometheus", "http://127.0.0.1:9090", True)
+    assert api(host, grafana, "/api/datasources/uid/alertmanager")[0] == 404
+
+
+def test_dashboards_are_provisioned(host, grafana):
+    assert SHIPPED_UIDS | {EXTRA_UID} <= search_uids(host, grafana)
+    for uid in SHIPPED_UIDS:
+        code, dash = api(host, grafana, f"/api/dashboards/uid/{uid}")
+        assert code == 200 and dash["meta"]["provisioned"]
+        for panel in dash["dashboard"]["panels"]:
+            assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}, (uid, panel["title"])
+
+
+def test_unit_is_hardened(host, grafana):
+    assert host.file("/etc/systemd/system/grafana-server.service.d/hardening.conf").exists
+    assert security_score(host, UNIT) <= 2.0
+
+
+def test_removed_dashboards_are_deleted_without_restart(host, grafana, converge_playbook):
+    stray = "/etc/grafana/dashboards/stray.json"
+    host.check_output(f"echo '{{}}' > {stray}")
+    pid = main_pid(host)
+    result = run_playbook(converge_playbook, host.backend.host,
+                          {"grafana_dashboards_disabled": ["batch"], "grafana_dashboards_extra": []})
+    assert result.returncode == 0, result.stdout[-3000:]
+    try:
+        assert not host.file(stray).exists
+        assert not host.file("/etc/grafana/dashboards/batch.json").exists
+        assert wait_for(lambda: not {"monitoring-batch", EXTRA_UID} & search_uids(host, grafana)), \
+            "removed dashboards still in Grafana"
+        assert main_pid(host) == pid, "a dashboard change must not restart Grafana"
+    finally:
+        restore = run_playbook(converge_playbook, host.backend.host)
+        assert restore.returncode == 0, restore.stdout[-3000:]
+    assert wait_for(lambda: {"monitoring-batch", EXTRA_UID} <= search_uids(host, grafana))
+
+
+def test_datasource_change_applies_without_restart(host, grafana, converge_playbook):
+    pid = main_pid(host)
+    result = run_playbook(converge_playbook, host.backend.host, {
+        "grafana_prometheus_url": "http://127.0.0.1:19090", "grafana_alertmanager_url": "http://127.0.0.1:9093"})
+    assert result.returncode == 0, result.stdout[-3000:]
+    try:
+        assert api(host, grafana, "/api/datasources/uid/prometheus")[1]["url"] == "http://127.0.0.1:19090"
+        code, am = api(host, grafana, "/api/datasources/uid/alertmanager")
+        assert code == 200 and am["type"] == "alertmanager"
+        assert main_pid(host) == pid, "a datasource change must not restart Grafana"
+    finally:
+        restore = run_playbook(converge_playbook, host.backend.host)
+        assert restore.returncode == 0, restore.stdout[-3000:]
+    assert api(host, grafana, "/api/datasources/uid/prometheus")[1]["url"] == "http://127.0.0.1:9090"
+    assert api(host, grafana, "/api/datasources/uid/alertmanager")[0] == 404, "pruned with the file entry"
+
+
+def test_changed_admin_password_is_applied(host, grafana, converge_playbook):
+    new = "Changed-Grafana-2025!"
+    result = run_playbook(converge_playbook, host.backend.host, {"grafana_admin_password": new})
+    assert result.returncode == 0, result.stdout[-3000:]
+    try:
+        assert changed_count(result.stdout) > 0
+        assert new not in result.stdout + result.stderr
+        assert api(host, grafana, "/api/user", password=new)[0] == 200
+        assert api(host, grafana, "/api/user", password=PASSWORD)[0] == 401
+        again = run_playbook(converge_playbook, host.backend.host, {"grafana_admin_password": new})
+        assert again.returncode == 0 and changed_count(again.stdout) == 0, again.stdout[-3000:]
+    finally:
+        restore = run_playbook(converge_playbook, host.backend.host)
+        assert restore.returncode == 0, restore.stdout[-3000:]
+    assert api(host, grafana, "/api/user")[0] == 200
+
+
+def test_rerun_changes_nothing_and_keeps_the_process(host, grafana, converge_playbook):
+    pid = main_pid(host)
+    result = run_playbook(converge_playbook, host.backend.host)
+    assert result.returncode == 0 and changed_count(result.stdout) == 0, result.stdout[-3000:]
+    assert main_pid(host) == pid
