@@ -74,7 +74,7 @@ class RequestInstrumentation:
     def init_app(self, app: Flask) -> None:
         if self.metrics_enabled:
             app.before_request(self._mark_in_progress)
-        app.wsgi_app = self.wrap(app.wsgi_app)  # type: ignore[method-assign]
+        app.wsgi_app = self.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     def _route_children(self, method: str, route: str) -> RouteChildren:
         key = (method, route)
@@ -101,7 +101,8 @@ class RequestInstrumentation:
         return counter
 
     def _mark_in_progress(self) -> None:
-        req = request._get_current_object()  # one context lookup instead of three
+        # One context-local lookup instead of three.
+        req = request._get_current_object()  # type: ignore[attr-defined]
         rule = req.url_rule
         children = self._route_children(
             req.method, rule.rule if rule is not None else metrics.UNMATCHED_ROUTE

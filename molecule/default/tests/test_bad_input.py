@@ -1,0 +1,65 @@
+"""Bad-input suite: each case is one wrong variable given to the real playbooks/site.yml.
+
+Every case must fail the play with a message naming the variable (or entry), change nothing
+on any host (recap: changed=0; unit files, configs and main PIDs identical), and leave every
+running service untouched.
+"""
+from __future__ import annotations
+
+import pytest
+from conftest import REPO, changed_count, run_playbook, unit_snapshot
+from test_stack import APP1, MONITOR, other
+
+testinfra_hosts = [MONITOR]
+
+UNITS = ["prometheus", "alertmanager", "pushgateway", "blackbox_exporter"]
+FILES = [
+    "/etc/prometheus/prometheus.yml",
+    "/etc/prometheus/file_sd/probes.yml",
+    "/etc/alertmanager/alertmanager.yml",
+    "/etc/blackbox_exporter/blackbox.yml",
+    "/etc/systemd/system/prometheus.service",
+    "/etc/systemd/system/pushgateway.service",
+]
+
+# (case id, tags, extra vars, text the failure message must contain)
+CASES = [
+    ("probe-url-without-scheme", "prometheus",
+     {"prometheus_probe_targets": [{"url": "app1:8000/health", "module": "http_2xx"}]}, "app1:8000/health"),
+    ("unknown-probe-module", "prometheus",
+     {"prometheus_probe_targets": [{"url": "http://app1:8000/", "module": "http_9xx"}]}, "http_9xx"),
+    ("unknown-blackbox-prober", "blackbox",
+     {"blackbox_extra_modules": {"weird": {"prober": "carrier_pigeon"}}}, "weird"),
+    ("garbage-retention", "prometheus", {"prometheus_storage_retention_time": "forever"}, "prometheus_storage_retention_time"),
+    ("negative-retention", "prometheus", {"prometheus_storage_retention_time": "-5d"}, "prometheus_storage_retention_time"),
+    ("port-out-of-range", "pushgateway", {"pushgateway_web_listen_address": "0.0.0.0:70000"}, "pushgateway_web_listen_address"),
+    ("listen-address-without-port", "alertmanager", {"alertmanager_web_listen_address": "127.0.0.1"},
+     "alertmanager_web_listen_address"),
+    ("duplicate-scrape-job", "prometheus",
+     {"prometheus_scrape_configs_extra": [{"job_name": "app", "static_configs": [{"targets": ["127.0.0.1:1"]}]}]}, "app"),
+    ("invalid-promql", "prometheus",
+     {"prometheus_alert_rules_custom": [{"name": "custom", "rules": [{"alert": "Broken", "expr": "rate(up[5m]"}]}]},
+     "parse error"),
+    ("rule-without-expr", "prometheus",
+     {"prometheus_alert_rules_custom": [{"name": "custom", "rules": [{"alert": "NoExpr", "for": "1m"}]}]}, "NoExpr"),
+    ("undefined-receiver", "alertmanager", {"alertmanager_route_receiver": "ghost"}, "ghost"),
+    ("weak-grafana-password", "grafana", {"grafana_admin_password": "admin"}, "grafana_admin_password"),
+    ("missing-grafana-password", "grafana", {"grafana_admin_password": ""}, "grafana_admin_password"),
+    ("app-workers-zero", "app", {"app_workers": 0}, "app_workers"),
+    ("pusher-interval-not-a-timespan", "app", {"app_pusher_interval": "every minute"}, "app_pusher_interval"),
+]
+
+
+@pytest.mark.parametrize("tags, extra_vars, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_rejected_before_any_change(host, tags, extra_vars, expected):
+    app = other(APP1)
+    before = unit_snapshot(host, "prometheus", FILES), {u: unit_snapshot(host, u, []) for u in UNITS}, \
+        unit_snapshot(app, "monitored-app", ["/etc/systemd/system/monitored-app.service"])
+    result = run_playbook(REPO / "playbooks/site.yml", "all", extra_vars, tags=tags)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert expected in output, output[-3000:]
+    assert changed_count(result.stdout) == 0
+    after = unit_snapshot(host, "prometheus", FILES), {u: unit_snapshot(host, u, []) for u in UNITS}, \
+        unit_snapshot(app, "monitored-app", ["/etc/systemd/system/monitored-app.service"])
+    assert after == before

@@ -1,0 +1,121 @@
+"""Fault suite: what production throws at the stack, on the full-stack containers.
+
+Every case uses only the lab's own containers. Counts of cases are reported by the test
+runner's summary (each parametrized case is one test).
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+from conftest import REPO, run_playbook
+from test_stack import APP1, MONITOR, other, prom, query, wait_for
+
+testinfra_hosts = [MONITOR]
+
+# unit -> (port, health path) on the monitoring host.
+HEALTH = {
+    "prometheus": (9090, "/-/ready"),
+    "alertmanager": (9093, "/-/ready"),
+    "pushgateway": (9091, "/-/ready"),
+    "blackbox_exporter": (9115, "/-/healthy"),
+}
+
+
+def healthy(host, port: int, path: str) -> bool:
+    ip = host.check_output("hostname -I").split()[0]
+    return host.run(f"curl -sf -o /dev/null http://{ip}:{port}{path}").rc == 0
+
+
+def main_pid(host, unit: str) -> str:
+    return host.check_output(f"systemctl show -p MainPID --value {unit}")
+
+
+@pytest.mark.parametrize("unit", sorted(HEALTH))
+def test_kill_9_comes_back_within_10s(host, unit):
+    port, path = HEALTH[unit]
+    old = main_pid(host, unit)
+    host.check_output(f"kill -9 {old}")
+    start = time.time()
+    while time.time() - start < 10:
+        if main_pid(host, unit) not in ("0", old) and healthy(host, port, path):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{unit} not serving {path} within 10 s after kill -9")
+
+
+def test_app_kill_9_comes_back_within_10s(host):
+    app = other(APP1)
+    old = main_pid(app, "monitored-app")
+    app.check_output(f"kill -9 {old}")
+    start = time.time()
+    while time.time() - start < 10:
+        if main_pid(app, "monitored-app") not in ("0", old) and \
+                app.run("curl -sf -o /dev/null http://$(hostname -I | cut -d' ' -f1):8000/health").rc == 0:
+            return
+        time.sleep(0.5)
+    pytest.fail("the app is not serving /health within 10 s after kill -9 of gunicorn's master")
+
+
+def _requests_total(app) -> float:
+    metrics = app.check_output("curl -sf http://$(hostname -I | cut -d' ' -f1):8000/metrics")
+    return sum(float(v) for v in re.findall(r'^app_requests_total\{[^}]*\} ([0-9.e+]+)$', metrics, re.M))
+
+
+def test_killed_gunicorn_worker_is_replaced_and_counters_do_not_go_back(host):
+    app = other(APP1)
+    app.check_output("for i in $(seq 50); do curl -s -o /dev/null http://$(hostname -I | cut -d' ' -f1):8000/health; done")
+    before = _requests_total(app)
+    master = main_pid(app, "monitored-app")
+    workers = app.check_output(f"pgrep -P {master}").split()
+    app.check_output(f"kill -9 {workers[0]}")
+    wait_for(lambda: len(app.check_output(f"pgrep -P {master}").split()) == len(workers)
+             and workers[0] not in app.check_output(f"pgrep -P {master}").split(), 15, 1, "a replacement worker")
+    assert _requests_total(app) >= before
+    assert main_pid(app, "monitored-app") == master
+
+
+def test_pushgateway_restart_keeps_pushed_groups(host):
+    before = query(host, 'batch_random_value{job="batch_job"}')
+    assert before
+    ip = host.check_output("hostname -I").split()[0]
+    host.check_output("systemctl restart pushgateway")
+    wait_for(lambda: healthy(host, 9091, "/-/ready"), 20, 1, "pushgateway ready")
+    assert 'job="batch_job"' in host.check_output(f"curl -sf http://{ip}:9091/metrics | grep ^batch_random_value")
+
+
+def test_prometheus_restart_keeps_samples(host):
+    stamp = time.time() - 30
+    before = query(host, f'count_over_time(up{{job="prometheus"}}[20s] @ {stamp:.0f})')
+    assert before
+    host.check_output("systemctl restart prometheus")
+    wait_for(lambda: healthy(host, 9090, "/-/ready"), 60, 1, "prometheus ready")
+    after = wait_for(lambda: query(host, f'count_over_time(up{{job="prometheus"}}[20s] @ {stamp:.0f})'), 30, 2, "old samples")
+    assert after[0]["value"][1] == before[0]["value"][1]
+
+
+def test_alertmanager_restart_keeps_silences(host):
+    ip = host.check_output("hostname -I").split()[0]
+    silence = (
+        '{"matchers":[{"name":"alertname","value":"FaultSuite","isRegex":false}],'
+        '"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","createdBy":"fault-suite","comment":"restart"}'
+    )
+    created = host.check_output(
+        f"curl -sf -H 'Content-Type: application/json' -d '{silence}' http://{ip}:9093/api/v2/silences")
+    silence_id = re.search(r'"silenceID":"([^"]+)"', created).group(1)
+    host.check_output("systemctl restart alertmanager")
+    wait_for(lambda: healthy(host, 9093, "/-/ready"), 30, 1, "alertmanager ready")
+    assert silence_id in host.check_output(f"curl -sf http://{ip}:9093/api/v2/silences")
+
+
+def test_broken_config_by_hand_is_restored_by_the_play(host):
+    host.check_output("echo 'global: [this is: not valid' >> /etc/prometheus/prometheus.yml")
+    host.check_output("systemctl restart prometheus || true")
+    result = run_playbook(REPO / "playbooks/site.yml", "all", tags="prometheus")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert host.run("/usr/local/bin/promtool check config /etc/prometheus/prometheus.yml").rc == 0
+    assert host.service("prometheus").is_running
+    assert healthy(host, 9090, "/-/ready")
+    assert prom(host, "/api/v1/status/runtimeinfo")["data"]["reloadConfigSuccess"] is True

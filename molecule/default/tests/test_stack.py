@@ -1,0 +1,119 @@
+"""The whole stack, end to end, from the monitoring host's point of view.
+
+Runs after `playbooks/site.yml` converged monitor (prometheus, alertmanager, pushgateway,
+blackbox, grafana), app1 and app2 (app + pusher) with inventories/lab's group_vars.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.parse
+
+import pytest
+import testinfra
+from conftest import REPO, changed_count, run_playbook
+
+PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
+MONITOR, APP1, APP2 = f"{PREFIX}monitor", f"{PREFIX}app1", f"{PREFIX}app2"
+testinfra_hosts = [MONITOR]
+
+SERVICES = ["prometheus", "alertmanager", "pushgateway", "blackbox_exporter"]
+
+
+def other(name: str):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+
+
+def prom(host, path: str, **params) -> dict:
+    ip = host.check_output("hostname -I").split()[0]
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    return json.loads(host.check_output(f"curl -sf 'http://{ip}:9090{path}{query}'"))
+
+
+def query(host, expr: str) -> list:
+    return prom(host, "/api/v1/query", query=expr)["data"]["result"]
+
+
+def wait_for(check, timeout: float, interval: float = 3.0, what: str = "condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def main_pids(host) -> dict[str, str]:
+    return {s: host.check_output(f"systemctl show -p MainPID --value {s}") for s in SERVICES}
+
+
+def test_every_target_is_up(host):
+    def all_up():
+        targets = prom(host, "/api/v1/targets")["data"]["activeTargets"]
+        jobs = {t["labels"]["job"] for t in targets}
+        down = [(t["labels"]["job"], t["labels"]["instance"], t.get("lastError")) for t in targets if t["health"] != "up"]
+        return targets if not down and {"app", "pushgateway", "blackbox-probes", "prometheus", "alertmanager"} <= jobs else None
+    targets = wait_for(all_up, 90, what="every target up")
+    app_instances = {t["labels"]["instance"] for t in targets if t["labels"]["job"] == "app"}
+    assert len(app_instances) == 2
+
+
+@pytest.mark.parametrize("expr", [
+    "batch_random_value",
+    # The seeds' rate(app_request_count[1m]) is rate(app_requests_total[1m]) here.
+    "rate(app_requests_total[1m])",
+    "histogram_quantile(0.95, sum(rate(app_request_latency_seconds_bucket[5m])) by (le))",
+    'probe_success{job="blackbox-probes"}',
+    'probe_duration_seconds{job="blackbox-probes"}',
+])
+def test_seed_queries_return_data(host, expr):
+    # Blackbox probes hit app /health every scrape, so the app has traffic to rate().
+    wait_for(lambda: query(host, expr), 90, what=f"data for {expr}")
+
+
+def test_batch_job_pushes_through_the_gateway_with_honor_labels(host):
+    series = wait_for(lambda: query(host, "batch_last_success_timestamp_seconds"), 60, what="batch timestamp")
+    assert all(s["metric"]["job"] == "batch_job" for s in series)
+
+
+def test_stopped_service_fires_alert_and_resolves_through_alertmanager(host):
+    app2 = other(APP2)
+    log = "/var/tmp/webhook.log"
+
+    def notifications(status: str):
+        if not host.file(log).exists:
+            return []
+        found = []
+        for line in host.file(log).content_string.splitlines():
+            body = json.loads(line)
+            for alert in body["alerts"]:
+                if alert["labels"].get("alertname") == "ProbeFailing" and APP2 in alert["labels"].get("instance", "") \
+                        and alert["status"] == status:
+                    found.append(alert)
+        return found
+
+    app2.check_output("systemctl stop monitored-app")
+    try:
+        wait_for(lambda: notifications("firing"), 150, 5, "ProbeFailing for app2 at the webhook receiver")
+    finally:
+        app2.check_output("systemctl start monitored-app")
+    wait_for(lambda: notifications("resolved"), 150, 5, "the resolved ProbeFailing notification")
+
+
+def test_adding_a_probe_target_needs_no_restart(host):
+    before = main_pids(host)
+    targets = host.ansible.get_variables().get("prometheus_probe_targets") or []
+    new = {"url": f"http://{APP1}:8000/ready", "module": "http_2xx", "labels": {"added": "by-test"}}
+    result = run_playbook(REPO / "playbooks/site.yml", "all", {"prometheus_probe_targets": targets + [new]},
+                          tags="prometheus_targets")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert changed_count(result.stdout) >= 1
+
+    def appeared():
+        return [t for t in prom(host, "/api/v1/targets")["data"]["activeTargets"]
+                if t["labels"].get("added") == "by-test"]
+    wait_for(appeared, 60, what="the new probe target in /api/v1/targets")
+    assert main_pids(host) == before

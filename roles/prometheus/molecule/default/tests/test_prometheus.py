@@ -1,0 +1,223 @@
+"""Prometheus, verified against the running service in each container.
+
+The converge playbook adds stand-in hosts (all on 127.0.0.1) to the groups app, pushgateway,
+alertmanager and blackbox, so every inventory-generated job exists; their targets are down.
+"""
+import json
+import time
+
+import pytest
+import yaml
+from conftest import changed_count, run_playbook, security_score, unit_snapshot
+
+UNIT = "prometheus"
+CONFIG = "/etc/prometheus/prometheus.yml"
+RULES_DIR = "/etc/prometheus/rules"
+PROBES = "/etc/prometheus/file_sd/probes.yml"
+# What a run that must fail early must leave alone.
+SNAPSHOT_FILES = ["/etc/systemd/system/prometheus.service", "/usr/local/bin/prometheus", CONFIG,
+                  PROBES, "/etc/prometheus/file_sd/app.yml", f"{RULES_DIR}/custom.rules.yml"]
+
+
+def converge_vars(converge_playbook) -> dict:
+    return yaml.safe_load(converge_playbook.read_text())[0]["vars"]
+
+
+def base_url(host) -> str:
+    # The role listens on the host's primary address by default.
+    return "http://" + host.check_output("hostname -I").split()[0] + ":9090"
+
+
+def api(host, path: str):
+    body = json.loads(host.check_output(f"curl -sf '{base_url(host)}{path}'"))
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def wait_for(check, timeout: float = 30, interval: float = 1):
+    """Poll check() until it returns something truthy; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def active_targets(host) -> list[dict]:
+    return api(host, "/api/v1/targets?state=active")["activeTargets"]
+
+
+def reload_timestamp(host) -> str:
+    return host.check_output(
+        f"curl -sf {base_url(host)}/metrics | grep '^prometheus_config_last_reload_success_timestamp_seconds '")
+
+
+def main_pid(host) -> str:
+    return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
+
+
+def test_service_active_and_enabled(host):
+    svc = host.service(UNIT)
+    assert svc.is_running
+    assert svc.is_enabled
+
+
+def test_runs_as_its_own_system_user(host):
+    user = host.user("prometheus")
+    assert user.shell == "/usr/sbin/nologin"
+    assert user.uid < 1000
+    procs = host.process.filter(comm="prometheus")
+    assert procs and all(p.user == "prometheus" for p in procs)
+
+
+def test_listens_on_the_host_address_only(host):
+    addr = host.check_output("hostname -I").split()[0]
+    assert host.socket(f"tcp://{addr}:9090").is_listening
+    assert not host.socket("tcp://0.0.0.0:9090").is_listening
+    assert not host.socket("tcp://127.0.0.1:9090").is_listening
+
+
+def test_config_files_are_root_owned_and_group_readable(host):
+    for path in [CONFIG, PROBES, f"{RULES_DIR}/app.rules.yml", f"{RULES_DIR}/custom.rules.yml"]:
+        f = host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", "prometheus", 0o640), path
+
+
+def test_scrapes_itself(host):
+    def up():
+        result = api(host, '/api/v1/query?query=up{job="prometheus"}')["result"]
+        return result and result[0]["value"][1] == "1"
+    assert wait_for(up), "up{job=\"prometheus\"} did not become 1"
+
+
+def test_flags_and_global_config(host):
+    runtime = api(host, "/api/v1/status/runtimeinfo")
+    assert runtime["reloadConfigSuccess"] is True
+    assert runtime["storageRetention"] == "2d or 512MiB"
+    config = yaml.safe_load(api(host, "/api/v1/status/config")["yaml"])
+    assert config["global"]["external_labels"] == {"environment": "molecule"}
+    assert config["global"]["scrape_interval"] == "5s"
+    # Lifecycle and admin APIs are off by default.
+    for method, path in [("POST", "/-/reload"), ("POST", "/api/v1/admin/tsdb/snapshot")]:
+        code = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' -X {method} {base_url(host)}{path}")
+        assert code != "200", path
+
+
+def test_jobs_from_the_inventory(host):
+    by_job = {}
+    for target in active_targets(host):
+        by_job.setdefault(target["labels"]["job"], []).append(target)
+    assert sorted(by_job) == ["alertmanager", "app", "blackbox-probes", "node", "prometheus", "pushgateway"]
+    # app_port of the stand-in host, from the file_sd file; default ports for the others.
+    assert [t["scrapeUrl"] for t in by_job["app"]] == ["http://127.0.0.1:8001/metrics"]
+    assert [t["scrapeUrl"] for t in by_job["pushgateway"]] == ["http://127.0.0.1:9091/metrics"]
+    assert [t["scrapeUrl"] for t in by_job["alertmanager"]] == ["http://127.0.0.1:9093/metrics"]
+    config = yaml.safe_load(api(host, "/api/v1/status/config")["yaml"])
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["pushgateway"]["honor_labels"] is True
+    alertmanagers = api(host, "/api/v1/alertmanagers")["activeAlertmanagers"]
+    assert [a["url"] for a in alertmanagers] == ["http://127.0.0.1:9093/api/v2/alerts"]
+
+
+def test_probes_go_through_the_blackbox_exporter(host):
+    probes = {t["labels"]["instance"]: t for t in active_targets(host) if t["labels"]["job"] == "blackbox-probes"}
+    assert sorted(probes) == ["127.0.0.1:9090", "http://127.0.0.1:9090/-/healthy"]
+    http = probes["http://127.0.0.1:9090/-/healthy"]
+    assert http["labels"]["module"] == "http_2xx"
+    assert http["labels"]["service"] == "prometheus"
+    assert http["scrapeUrl"] == ("http://127.0.0.1:9115/probe?module=http_2xx"
+                                 "&target=http%3A%2F%2F127.0.0.1%3A9090%2F-%2Fhealthy")
+    assert probes["127.0.0.1:9090"]["labels"]["module"] == "tcp_connect"
+
+
+def test_promtool_accepts_the_rendered_files(host):
+    host.run_expect([0], f"promtool check config {CONFIG}")
+    result = host.run(f"promtool check rules {RULES_DIR}/*.rules.yml")
+    assert result.rc == 0, result.stdout + result.stderr
+    # Every rule file, the custom one included, is loaded.
+    groups = {g["name"] for g in api(host, "/api/v1/rules")["groups"]}
+    assert {"app", "batch", "blackbox", "prometheus", "alertmanager", "molecule"} <= groups
+
+
+def test_unit_is_hardened(host):
+    assert security_score(host, UNIT) <= 2.0
+
+
+def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
+    targets = converge_vars(converge_playbook)["prometheus_probe_targets"]
+    added = {"url": "https://127.0.0.1:9443/health", "module": "https_2xx", "labels": {"team": "molecule"}}
+    pid, reloaded = main_pid(host), reload_timestamp(host)
+
+    result = run_playbook(converge_playbook, host.backend.host, {"prometheus_probe_targets": targets + [added]})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changed_count(result.stdout) == 1, result.stdout  # probes.yml, nothing else
+
+    def listed():
+        return any(t["labels"]["instance"] == added["url"] for t in active_targets(host))
+    assert wait_for(listed), "the added probe target did not show up in /api/v1/targets"
+    assert main_pid(host) == pid
+    assert reload_timestamp(host) == reloaded
+
+    # The tag touches only the target files: back to the converge state, again without reload.
+    result = run_playbook(converge_playbook, host.backend.host, tags="prometheus_targets")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changed_count(result.stdout) == 1, result.stdout
+    assert wait_for(lambda: not listed()), "the removed probe target is still listed"
+    assert main_pid(host) == pid
+    assert reload_timestamp(host) == reloaded
+
+
+def test_invalid_promql_fails_and_keeps_the_running_config(host, converge_playbook):
+    custom = [{"name": "broken", "rules": [{"alert": "Broken", "expr": "rate(up[5m]"}]}]
+    before = unit_snapshot(host, UNIT, SNAPSHOT_FILES)
+    config_before = api(host, "/api/v1/status/config")["yaml"]
+
+    result = run_playbook(converge_playbook, host.backend.host, {"prometheus_alert_rules_custom": custom})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "could not parse expression" in output, output  # promtool's message
+    assert unit_snapshot(host, UNIT, SNAPSHOT_FILES) == before
+    assert api(host, "/api/v1/status/config")["yaml"] == config_before
+    assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is True
+
+
+def test_disabled_rule_file_is_removed(host, converge_playbook):
+    pid = main_pid(host)
+    result = run_playbook(converge_playbook, host.backend.host, {"prometheus_alert_rules_disabled": ["batch"]})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not host.file(f"{RULES_DIR}/batch.rules.yml").exists
+    assert host.file(f"{RULES_DIR}/app.rules.yml").exists
+    # The role waits for the reload to be applied before it returns.
+    groups = {g["name"] for g in api(host, "/api/v1/rules")["groups"]}
+    assert "batch" not in groups and "app" in groups
+    assert main_pid(host) == pid  # reloaded, not restarted
+
+
+@pytest.mark.parametrize("bad_vars, expected", [
+    ({"prometheus_probe_targets": [{"url": "127.0.0.1:9090/-/healthy", "module": "http_2xx"}]},
+     ["prometheus_probe_targets[0]", "http://"]),
+    ({"prometheus_probe_targets": [{"url": "http://127.0.0.1:9090/", "module": "http_2xx"},
+                                   {"url": "http://127.0.0.1:9090/", "module": "http_3xx"}]},
+     ["prometheus_probe_targets[1]", "unknown module 'http_3xx'"]),
+    ({"prometheus_probe_targets": [{"url": "127.0.0.1", "module": "tcp_connect"}]},
+     ["prometheus_probe_targets[0]", "host:port"]),
+    ({"prometheus_scrape_configs_extra": [{"job_name": "node", "static_configs": []},
+                                          {"job_name": "node", "static_configs": []}]},
+     ["prometheus_scrape_configs_extra[1]", "duplicate job_name 'node'"]),
+    ({"prometheus_scrape_configs_extra": [{"job_name": "prometheus", "static_configs": []}]},
+     ["prometheus_scrape_configs_extra[0]", "'prometheus'"]),
+    ({"prometheus_storage_retention_time": "forever"}, ["prometheus_storage_retention_time"]),
+    ({"prometheus_storage_retention_size": "10 gigs"}, ["prometheus_storage_retention_size"]),
+    ({"prometheus_web_listen_address": "127.0.0.1"}, ["prometheus_web_listen_address"]),
+], ids=["probe-url-without-scheme", "unknown-module", "tcp-without-port", "duplicate-job", "reserved-job",
+        "retention-time", "retention-size", "listen-without-port"])
+def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, expected):
+    before = unit_snapshot(host, UNIT, SNAPSHOT_FILES)
+    result = run_playbook(converge_playbook, host.backend.host, bad_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for text in expected:
+        assert text in output, output
+    assert changed_count(result.stdout) == 0
+    assert unit_snapshot(host, UNIT, SNAPSHOT_FILES) == before
