@@ -4,17 +4,18 @@
 Starts two gunicorn servers on 127.0.0.1 with the project's gunicorn_conf and the
 same settings except APP_METRICS_ENABLED (true: instrumented, multiprocess mode;
 false: no request instrumentation), drives a cheap route with a load generator
-(wrk if installed, else a Python keep-alive load generator) for several rounds --
-one server at a time in alternating order (default), or both at once with
-``--mode concurrent``, which cancels background load on a shared machine -- and
-records requests/s and the servers' CPU time per request (from /proc). Then it
-times /metrics scrapes on the instrumented server after the traffic.
+(wrk if installed, else a Python keep-alive load generator) for several rounds, one
+server at a time in alternating order, and records requests/s and the servers' CPU
+time per request (from /proc). It then times /metrics scrapes on the instrumented
+server after the traffic, and finally measures the CPU cost per request of both app
+variants in-process (no server, no network), which is far less sensitive to
+background load on a shared machine than requests/s.
 
 Loopback only; every load run is bounded by --duration. Needs monitored-app
 installed in the interpreter given by --python (default: this one).
 
     python bench/app_overhead.py                  # 5 rounds x 10 s per server
-    python bench/app_overhead.py --mode concurrent
+    python bench/app_overhead.py --log-level INFO    # with per-request JSON logs
     python bench/app_overhead.py --duration 5 --rounds 1 --loadgen python
 """
 
@@ -35,7 +36,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,7 +256,8 @@ def time_scrapes(port: int, count: int, gzip: bool) -> tuple[list[float], int]:
 # is imported). Interleaves short batches of both apps and reports median CPU time per
 # request: far less sensitive to background load than requests/s.
 _INPROCESS = """
-import json, statistics, sys, time
+import json, os, statistics, sys, time
+result_out, sys.stdout = sys.stdout, open(os.devnull, "w")  # app logs go to devnull
 from werkzeug.test import EnvironBuilder
 from monitored_app.settings import Settings
 from monitored_app.wsgi import build_application
@@ -277,7 +278,7 @@ runs = {on: [] for on in apps}
 for _ in range(int(sys.argv[4])):
     for on, app in apps.items():
         runs[on].append(batch(app))
-print(json.dumps({str(on): statistics.median(v) for on, v in runs.items()}))
+print(json.dumps({str(on): statistics.median(v) for on, v in runs.items()}), file=result_out)
 """
 
 
@@ -306,12 +307,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument(
-        "--mode",
-        choices=("alternate", "concurrent"),
-        default="alternate",
-        help="load one server at a time (alternating order) or both at once",
-    )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--loadgen-threads", type=int, default=1)
     parser.add_argument("--path", default="/health", help="cheap route to load")
@@ -341,16 +336,9 @@ def main() -> None:
         for server in servers:
             run_load(server.port, args, args.warmup)
         for rnd in range(args.rounds):
-            if args.mode == "concurrent":
-                # Both servers under load in the same window: background load on a
-                # shared machine hits both alike, and they split the CPU evenly.
-                with ThreadPoolExecutor(max_workers=2) as pool:
-                    for server in pool.map(lambda srv: measure(srv, run_load, args), servers):
-                        report(rnd, server)
-            else:
-                # Alternate the order each round so neither server always runs "second".
-                for server in servers if rnd % 2 == 0 else reversed(servers):
-                    report(rnd, measure(server, run_load, args))
+            # Alternate the order each round so neither server always runs "second".
+            for server in servers if rnd % 2 == 0 else reversed(servers):
+                report(rnd, measure(server, run_load, args))
 
         scrape_plain, size_plain = time_scrapes(instrumented.port, args.scrapes, gzip=False)
         scrape_gzip, size_gzip = time_scrapes(instrumented.port, args.scrapes, gzip=True)
@@ -367,7 +355,7 @@ def main() -> None:
 
     print()
     print(
-        f"mode {args.mode}; load: {loadgen}, {args.connections} connections, "
+        f"load: {loadgen}, {args.connections} connections, "
         f"{args.rounds} x {args.duration:g} s "
         f"per server, GET {args.path}; gunicorn {args.workers} workers x {args.threads} "
         f"threads; APP_LOG_LEVEL={args.log_level}; {os.cpu_count()} CPUs"

@@ -42,32 +42,37 @@ def receiver_errors(receivers, variable: str = "alertmanager_receivers") -> list
     return errors
 
 
-def route_errors(routes, receivers, time_intervals=(), variable: str = "alertmanager_routes") -> list[str]:
-    """Walk the child routes recursively: every referenced receiver / time interval exists.
+def route_errors(route, receivers, time_intervals=(), routes_var: str = "alertmanager_routes",
+                 receiver_var: str = "alertmanager_route.receiver") -> list[str]:
+    """Walk the route tree recursively: every referenced receiver / time interval exists.
 
-    routes: the root route's child routes (alertmanager's own schema). receivers and
-    time_intervals: the lists of definitions (only their names are used).
+    route: the root route (alertmanager's own schema). receivers and time_intervals: the lists
+    of definitions (only their names are used). routes_var / receiver_var: the variables the
+    root's child routes and receiver came from, for the messages.
     """
     receiver_names = set(_names(receivers, "alertmanager_receivers"))
     interval_names = set(_names(time_intervals or [], "alertmanager_time_intervals"))
+    defined = ", ".join(sorted(receiver_names)) or "none"
     errors: list[str] = []
+
+    def check_receiver(receiver, where: str) -> None:
+        if str(receiver) not in receiver_names:
+            errors.append(f"{where} references receiver {str(receiver)!r}, which is not defined in "
+                          f"alertmanager_receivers (defined: {defined})")
 
     def walk(children, path: str) -> None:
         if not _is_list(children):
             errors.append(f"{path} must be a list of routes")
             return
-        for index, route in enumerate(children):
+        for index, child in enumerate(children):
             entry = f"{path}[{index}]"
-            if not isinstance(route, Mapping):
+            if not isinstance(child, Mapping):
                 errors.append(f"{entry} must be a mapping (a route)")
                 continue
-            receiver = route.get("receiver")
-            if receiver is not None and str(receiver) not in receiver_names:
-                errors.append(
-                    f"{entry} references receiver {str(receiver)!r}, which is not defined in alertmanager_receivers "
-                    f"(defined: {', '.join(sorted(receiver_names)) or 'none'})")
+            if child.get("receiver") is not None:
+                check_receiver(child["receiver"], entry)
             for key in ("mute_time_intervals", "active_time_intervals"):
-                names = route.get(key) or []
+                names = child.get(key) or []
                 if not _is_list(names):
                     errors.append(f"{entry}.{key} must be a list of time interval names")
                     continue
@@ -76,10 +81,16 @@ def route_errors(routes, receivers, time_intervals=(), variable: str = "alertman
                         errors.append(
                             f"{entry}.{key} references time interval {str(name)!r}, which is not defined in "
                             f"alertmanager_time_intervals (defined: {', '.join(sorted(interval_names)) or 'none'})")
-            if "routes" in route:
-                walk(route["routes"], f"{entry}.routes")
+            if "routes" in child:
+                walk(child["routes"], f"{entry}.routes")
 
-    walk(routes, variable)
+    if not isinstance(route, Mapping):
+        return ["alertmanager_route must be a mapping (the root route)"]
+    if not route.get("receiver"):
+        errors.append(f"{receiver_var} is empty: the root route needs a receiver")
+    else:
+        check_receiver(route["receiver"], receiver_var)
+    walk(route.get("routes") or [], routes_var)
     return errors
 
 

@@ -53,8 +53,12 @@ def _probe_target_error(target: dict, modules: list[str]) -> str | None:
             return f"label {key!r} must have a scalar value"
     if module.startswith("http"):
         schemes = ("https",) if module.startswith("https") else ("http", "https")
-        parts = urlsplit(url)
-        if parts.scheme not in schemes or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in schemes and bool(parts.hostname)
+        except ValueError:  # e.g. an unbalanced [IPv6 bracket
+            valid = False
+        if not valid:
             want = " or ".join(f"{s}://" for s in schemes)
             return f"module {module} needs a URL starting with {want} and naming a host, got {url!r}"
         return None

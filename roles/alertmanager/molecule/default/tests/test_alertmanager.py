@@ -89,6 +89,8 @@ def test_config_file_is_private_and_secrets_are_in_clear(host):
     # The inline-vaulted values of converge.yml are written decrypted, not as "!vault" blocks.
     assert "!vault" not in content and "ANSIBLE_VAULT" not in content
     assert "routing_key: molecule-routing-key-0123456789abcdef" in content
+    # Route keys converge.yml leaves out come from the role's defaults.
+    assert "repeat_interval: 4h" in content
 
 
 @pytest.mark.parametrize("labels, marker", [
@@ -149,24 +151,32 @@ def test_config_change_reloads_without_restart(host, converge_playbook):
 
 
 @pytest.mark.parametrize("bad_vars, expected", [
-    # A receiver referenced deep in the route tree that is not defined.
+    # A receiver referenced deep in the route tree that is not defined, in the dict ...
+    ({"alertmanager_route": {"receiver": "default", "routes": [
+        {"receiver": "molecule-webhook", "matchers": ['team="a"'],
+         "routes": [{"matchers": ['x="y"'], "routes": [{"receiver": "deep-ghost", "matchers": ['team="b"']}]}]}]}},
+     ["deep-ghost", "alertmanager_route.routes[0].routes[0].routes[0]"]),
+    # ... and in the child routes given on their own.
     ({"alertmanager_routes": [{"receiver": "molecule-webhook", "matchers": ['team="a"'],
                                "routes": [{"receiver": "ghost-receiver", "matchers": ['team="b"']}]}]},
      ["ghost-receiver", "alertmanager_routes[0].routes[0]"]),
     ({"alertmanager_route_receiver": "nobody-home"}, ["nobody-home", "alertmanager_route_receiver"]),
-    ({"alertmanager_routes": [], "alertmanager_receivers": [{"name": "default"}, {"name": "twice"}, {"name": "twice"}]},
+    ({"alertmanager_route": {"group_wait": "1s"}, "alertmanager_receivers": [{"name": "team-mail"}]},
+     ["'default'", "alertmanager_route.receiver"]),
+    ({"alertmanager_receivers": [{"name": "default"}, {"name": "twice"}, {"name": "twice"}]},
      ["twice", "alertmanager_receivers[2]", "unique"]),
-    ({"alertmanager_routes": [], "alertmanager_receivers": [{"name": "default"}, {"webhook_configs": []}]},
-     ["alertmanager_receivers[1]"]),
+    ({"alertmanager_receivers": [{"name": "default"}, {"webhook_configs": []}]}, ["alertmanager_receivers[1]"]),
     ({"alertmanager_routes": [{"receiver": "default", "mute_time_intervals": ["lunch-break"]}]},
      ["lunch-break", "alertmanager_routes[0].mute_time_intervals"]),
     ({"alertmanager_web_listen_address": "127.0.0.1"}, ["alertmanager_web_listen_address"]),
     ({"alertmanager_cluster_peers": ["10.0.0.1"]}, ["alertmanager_cluster_peers[0]"]),
     ({"alertmanager_route_group_wait": "soon"}, ["alertmanager_route_group_wait"]),
+    ({"alertmanager_route": {"receiver": "default", "repeat_interval": "daily"}}, ["alertmanager_route.repeat_interval"]),
     ({"alertmanager_web_external_url": "alertmanager.example.org"}, ["alertmanager_web_external_url"]),
     ({"alertmanager_receivers": "default"}, ["alertmanager_receivers"]),
-], ids=["nested-unknown-receiver", "unknown-root-receiver", "duplicate-receiver", "unnamed-receiver",
-        "unknown-time-interval", "listen-address", "cluster-peer", "duration", "external-url", "receivers-type"])
+], ids=["nested-unknown-receiver-in-route", "nested-unknown-receiver-in-routes", "unknown-root-receiver",
+        "default-receiver-not-defined", "duplicate-receiver", "unnamed-receiver", "unknown-time-interval",
+        "listen-address", "cluster-peer", "duration", "duration-in-route", "external-url", "receivers-type"])
 def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, expected):
     before = unit_snapshot(host, UNIT, SNAPSHOT_FILES)
     result = run_playbook(converge_playbook, host.backend.host, bad_vars)
@@ -181,7 +191,7 @@ def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, ex
 def test_config_rejected_by_amtool_is_not_installed(host, converge_playbook):
     before = unit_snapshot(host, UNIT, SNAPSHOT_FILES)
     result = run_playbook(converge_playbook, host.backend.host, {
-        "alertmanager_routes": [],
+        "alertmanager_route": {"receiver": "default"},
         "alertmanager_receivers": [{"name": "default", "webhook_configs": [{"url": "ftp://127.0.0.1/nowhere"}]}],
     })
     output = result.stdout + result.stderr

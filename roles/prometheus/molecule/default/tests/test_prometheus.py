@@ -4,6 +4,7 @@ The converge playbook adds stand-in hosts (all on 127.0.0.1) to the groups app, 
 alertmanager and blackbox, so every inventory-generated job exists; their targets are down.
 """
 import json
+import shlex
 import time
 
 import pytest
@@ -28,8 +29,10 @@ def base_url(host) -> str:
     return "http://" + host.check_output("hostname -I").split()[0] + ":9090"
 
 
-def api(host, path: str):
-    body = json.loads(host.check_output(f"curl -sf '{base_url(host)}{path}'"))
+def api(host, path: str, **params: str):
+    """GET an API path from inside the container; params are URL-encoded (PromQL)."""
+    args = " ".join(f"--data-urlencode {shlex.quote(f'{k}={v}')}" for k, v in params.items())
+    body = json.loads(host.check_output(f"curl -sfG {args} '{base_url(host)}{path}'"))
     assert body["status"] == "success", body
     return body["data"]
 
@@ -86,7 +89,7 @@ def test_config_files_are_root_owned_and_group_readable(host):
 
 def test_scrapes_itself(host):
     def up():
-        result = api(host, '/api/v1/query?query=up{job="prometheus"}')["result"]
+        result = api(host, "/api/v1/query", query='up{job="prometheus"}')["result"]
         return result and result[0]["value"][1] == "1"
     assert wait_for(up), "up{job=\"prometheus\"} did not become 1"
 
@@ -182,7 +185,24 @@ def test_invalid_promql_fails_and_keeps_the_running_config(host, converge_playbo
     assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is True
 
 
+def test_rejected_reload_fails_the_play(host, converge_playbook):
+    # promtool accepts a query log under /root; the hardened unit (ProtectHome=) cannot open it,
+    # so Prometheus rejects the reload and keeps its previous configuration.
+    global_config = {**converge_vars(converge_playbook)["prometheus_global"], "query_log_file": "/root/query.log"}
+    pid, config_before = main_pid(host), api(host, "/api/v1/status/config")["yaml"]
+
+    result = run_playbook(converge_playbook, host.backend.host, {"prometheus_global": global_config})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"Prometheus did not load {CONFIG}" in output, output
+    assert "/root/query.log: permission denied" in output, output  # the log line saying why
+    assert main_pid(host) == pid
+    assert api(host, "/api/v1/status/config")["yaml"] == config_before
+    assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is False
+
+
 def test_disabled_rule_file_is_removed(host, converge_playbook):
+    # Also repairs the rejected configuration of the previous test: it reloads again.
     pid = main_pid(host)
     result = run_playbook(converge_playbook, host.backend.host, {"prometheus_alert_rules_disabled": ["batch"]})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -191,6 +211,7 @@ def test_disabled_rule_file_is_removed(host, converge_playbook):
     # The role waits for the reload to be applied before it returns.
     groups = {g["name"] for g in api(host, "/api/v1/rules")["groups"]}
     assert "batch" not in groups and "app" in groups
+    assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is True
     assert main_pid(host) == pid  # reloaded, not restarted
 
 
