@@ -17,6 +17,7 @@ those are extracted to ``<cache>/debian-data/<name>/`` for test preparation to s
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import io
 import lzma
@@ -43,7 +44,8 @@ COMPONENTS: dict[str, tuple[list[str], str, dict[str, str], list[str]]] = {
     "alertmanager": (
         ["prometheus-alertmanager"], "0.33.1",
         {"usr/bin/prometheus-alertmanager": "alertmanager", "usr/bin/amtool": "amtool"},
-        ["usr/share/prometheus/alertmanager/default.tmpl"],
+        ["usr/share/prometheus/alertmanager/default.tmpl",
+         "usr/share/prometheus/alertmanager/email.tmpl"],
     ),
     "blackbox_exporter": (
         ["prometheus-blackbox-exporter"], "0.28.0",
@@ -94,12 +96,20 @@ def packages_index(arch: str) -> dict[str, dict[str, str]]:
     return index
 
 
+def is_cached(name: str, arch: str, cache: Path) -> bool:
+    _, version, _, data_files = COMPONENTS[name]
+    dest = cache / name / version
+    return (dest / f"{name}-{version}.linux-{arch}.tar.gz").exists() \
+        and (dest / "sha256sums.txt").exists() \
+        and all((cache / "debian-data" / name / Path(rel).name).exists() for rel in data_files)
+
+
 def build(name: str, arch: str, cache: Path, index: dict[str, dict[str, str]]) -> None:
     pkgs, version, binaries, data_files = COMPONENTS[name]
     stem = f"{name}-{version}.linux-{arch}"
     dest = cache / name / version
     archive = dest / f"{stem}.tar.gz"
-    if archive.exists() and (dest / "sha256sums.txt").exists():
+    if is_cached(name, arch, cache):
         print(f"fill-cache: {archive} already cached")
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +131,8 @@ def build(name: str, arch: str, cache: Path, index: dict[str, dict[str, str]]) -
             print(f"fill-cache: unpacked Debian {SUITE} {pkg} {entry['Version']}")
         buf = io.BytesIO()
         # Deterministic archive: same bytes (and sha256) on every machine.
-        with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
+        with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w") as tar:
             for src, target in binaries.items():
                 info = tar.gettarinfo(str(root / src), arcname=f"{stem}/{target}")
                 info.uid = info.gid = 0
@@ -149,8 +160,7 @@ def main() -> int:
     parser.add_argument("components", nargs="*", default=list(COMPONENTS))
     args = parser.parse_args()
     cache = Path(args.cache)
-    pending = [c for c in args.components
-               if not (cache / c / COMPONENTS[c][1] / "sha256sums.txt").exists()]
+    pending = [c for c in args.components if not is_cached(c, args.arch, cache)]
     index = packages_index(args.arch) if pending else {}
     for name in args.components:
         build(name, args.arch, cache, index)
