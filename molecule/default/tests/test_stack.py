@@ -117,3 +117,31 @@ def test_adding_a_probe_target_needs_no_restart(host):
                 if t["labels"].get("added") == "by-test"]
     wait_for(appeared, 60, what="the new probe target in /api/v1/targets")
     assert main_pids(host) == before
+
+
+# --- Grafana dashboards: every panel query returns data from this live Prometheus ----------
+import sys  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests"))
+from dashboards import panel_queries  # noqa: E402
+
+# Panels that cannot have data in the lab, and why (the lab probes no TLS endpoint: the only
+# HTTPS sites are on the internet, which tests never contact).
+NO_DATA_IN_LAB = {"probe_ssl_earliest_cert_expiry": "the lab has no HTTPS probe target (no internet in tests)"}
+
+
+@pytest.fixture(scope="module")
+def benchmark_traffic(host):
+    """Some dashboards show the benchmark workload: run it once on each app host."""
+    for name in (APP1, APP2):
+        other(name).check_output(
+            "curl -sf -H 'Content-Type: application/json' -d '{\"num_jobs\": 50}' "
+            "http://$(hostname -I | cut -d' ' -f1):8000/benchmark/run")
+
+
+@pytest.mark.parametrize("panel", panel_queries(), ids=lambda q: f"{q.uid}:{q.panel}:{q.ref_id}")
+def test_dashboard_query_returns_data(host, benchmark_traffic, panel):
+    for metric, reason in NO_DATA_IN_LAB.items():
+        if metric in panel.promql:
+            pytest.skip(f"{panel.dashboard} / {panel.panel}: {reason}")
+    wait_for(lambda: query(host, panel.promql), 90, 5, f"data for {panel.dashboard} / {panel.panel}: {panel.promql}")
