@@ -28,6 +28,8 @@ wants() { local s; for s in "${requested[@]}"; do [[ $s == "$1" || $s == "${1%%:
 
 # --- prerequisites: engine, images, artifact cache, virtualenv ---------------------------
 log "prerequisites"
+# Stop dockerd at the end only if this run is the one that starts it.
+docker info >/dev/null 2>&1 && engine_was_running=1 || engine_was_running=0
 if ! scripts/harness/prepare.sh; then
   record prerequisites fail 0
 else
@@ -66,5 +68,5 @@ fi
 log "results"
 python3 scripts/harness/summarize.py "$RESULTS" $(( $(date +%s) - START ))
 rc=$?
-scripts/harness/stop-docker.sh || true
+[ "$engine_was_running" = 1 ] || scripts/harness/stop-docker.sh || true
 exit $rc

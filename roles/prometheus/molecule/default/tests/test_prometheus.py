@@ -187,9 +187,9 @@ def test_invalid_promql_fails_and_keeps_the_running_config(host, converge_playbo
 
 def test_rejected_reload_fails_the_play(host, converge_playbook):
     # promtool accepts a query log under /root; the hardened unit (ProtectHome=) cannot open it,
-    # so Prometheus rejects the reload and keeps its previous configuration.
+    # so the reload fails (Prometheus keeps running, parts of the new config may be applied).
     global_config = {**converge_vars(converge_playbook)["prometheus_global"], "query_log_file": "/root/query.log"}
-    pid, config_before = main_pid(host), api(host, "/api/v1/status/config")["yaml"]
+    pid = main_pid(host)
 
     result = run_playbook(converge_playbook, host.backend.host, {"prometheus_global": global_config})
     output = result.stdout + result.stderr
@@ -197,7 +197,6 @@ def test_rejected_reload_fails_the_play(host, converge_playbook):
     assert f"Prometheus did not load {CONFIG}" in output, output
     assert "/root/query.log: permission denied" in output, output  # the log line saying why
     assert main_pid(host) == pid
-    assert api(host, "/api/v1/status/config")["yaml"] == config_before
     assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is False
 
 
