@@ -10,14 +10,12 @@ are skipped, with the reason in the pytest summary (run with -rs).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import jinja2
@@ -28,10 +26,6 @@ import yaml
 TESTS_DIR = Path(__file__).resolve().parent
 RULE_TESTS_DIR = TESTS_DIR / "rules"
 
-PROMETHEUS_VERSION = "3.5.3"
-PROMTOOL_CACHE = Path.home() / ".cache" / "monitoring-stack" / "prometheus" / PROMETHEUS_VERSION
-PROMTOOL_TARBALL = PROMTOOL_CACHE / f"prometheus-{PROMETHEUS_VERSION}.linux-amd64.tar.gz"
-PROMTOOL_MEMBER = f"prometheus-{PROMETHEUS_VERSION}.linux-amd64/promtool"
 
 SEVERITIES = {"critical", "warning"}
 TEMPLATE_MARKERS = ("[[", "]]", "[%", "%]")
@@ -52,51 +46,6 @@ RULE_TEST_FILES = sorted(RULE_TESTS_DIR.glob("*.test.yml"))
 
 # --- fixtures ------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _extract_cached_promtool(dest: Path) -> Path:
-    sums = PROMTOOL_TARBALL.with_name("sha256sums.txt")
-    if sums.exists():
-        expected = {}
-        for line in sums.read_text().splitlines():
-            if line.strip():
-                digest, name = line.split(maxsplit=1)
-                expected[name.strip().lstrip("*")] = digest
-        want = expected.get(PROMTOOL_TARBALL.name)
-        if want and want != _sha256(PROMTOOL_TARBALL):
-            pytest.fail(f"{PROMTOOL_TARBALL}: sha256 does not match {sums}")
-    with tarfile.open(PROMTOOL_TARBALL) as tar:
-        member = tar.getmember(PROMTOOL_MEMBER)
-        src = tar.extractfile(member)
-        target = dest / "promtool"
-        with target.open("wb") as out:
-            shutil.copyfileobj(src, out)
-    target.chmod(0o755)
-    return target
-
-
-@pytest.fixture(scope="session")
-def promtool(tmp_path_factory) -> str:
-    env = os.environ.get("PROMTOOL")
-    if env:
-        if not (Path(env).is_file() and os.access(env, os.X_OK)):
-            pytest.fail(f"PROMTOOL={env} is not an executable file")
-        return env
-    on_path = shutil.which("promtool")
-    if on_path:
-        return on_path
-    if PROMTOOL_TARBALL.is_file():
-        return str(_extract_cached_promtool(tmp_path_factory.mktemp("promtool")))
-    pytest.skip(
-        "promtool not found: set PROMTOOL, put promtool on PATH, or fill the artifact cache "
-        f"({PROMTOOL_TARBALL}, see scripts/harness/fill_artifact_cache.py)"
-    )
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,8 @@ is skipped, with the reason in the pytest summary.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import tarfile
 from collections import Counter
 from pathlib import Path
 
@@ -25,10 +22,6 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dashboards  # noqa: E402  (tests/ is not a package)
 
-PROMETHEUS_VERSION = "3.5.3"
-PROMTOOL_TARBALL = (Path.home() / ".cache" / "monitoring-stack" / "prometheus" / PROMETHEUS_VERSION
-                    / f"prometheus-{PROMETHEUS_VERSION}.linux-amd64.tar.gz")
-PROMTOOL_MEMBER = f"prometheus-{PROMETHEUS_VERSION}.linux-amd64/promtool"
 
 # The four dashboards the role ships, by file name and fixed uid (other roles and docs link them).
 SHIPPED = {
@@ -42,24 +35,6 @@ DASHBOARDS = dashboards.load_dashboards()
 QUERIES = dashboards.panel_queries()
 
 
-@pytest.fixture(scope="session")
-def promtool(tmp_path_factory) -> str:
-    env = os.environ.get("PROMTOOL")
-    if env:
-        if not (Path(env).is_file() and os.access(env, os.X_OK)):
-            pytest.fail(f"PROMTOOL={env} is not an executable file")
-        return env
-    on_path = shutil.which("promtool")
-    if on_path:
-        return on_path
-    if PROMTOOL_TARBALL.is_file():
-        target = tmp_path_factory.mktemp("promtool") / "promtool"
-        with tarfile.open(PROMTOOL_TARBALL) as tar, target.open("wb") as out:
-            shutil.copyfileobj(tar.extractfile(tar.getmember(PROMTOOL_MEMBER)), out)
-        target.chmod(0o755)
-        return str(target)
-    pytest.skip("promtool not found: set PROMTOOL, put promtool on PATH, or fill the artifact cache "
-                f"({PROMTOOL_TARBALL}, see scripts/harness/fill_artifact_cache.py)")
 
 
 def test_shipped_dashboards_present():
