@@ -5,7 +5,6 @@ runner's summary (each parametrized case is one test).
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 
