@@ -18,7 +18,7 @@ case "${1:-up}" in
     molecule create -s default
     molecule converge -s default
     grafana="http://127.0.0.1:$LAB_GRAFANA_PORT  (user admin, password: $(cat "$MONITORING_STACK_CACHE/lab-grafana-admin-password" 2>/dev/null))"
-    if ! docker exec monitor systemctl is-active --quiet grafana-server 2>/dev/null; then
+    if ! docker exec "${MOLECULE_INSTANCE_PREFIX:-}monitor" systemctl is-active --quiet grafana-server 2>/dev/null; then
       grafana="not running: the Grafana package is not in $MONITORING_STACK_CACHE/grafana/ and could not be downloaded (see the play's warning); everything else is up"
     fi
     cat <<MSG
