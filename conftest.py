@@ -36,6 +36,18 @@ def unit_snapshot(host, unit: str, paths: list[str]) -> dict[str, str]:
     return snap
 
 
+def assert_enabled_system_service(host, unit: str, user: str) -> None:
+    """The unit is running and enabled, its main process runs as `user`, a system account
+    without a login shell."""
+    service = host.service(unit)
+    assert service.is_running and service.is_enabled
+    account = host.user(user)
+    assert account.shell == "/usr/sbin/nologin" and account.uid < 1000
+    pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
+    # By PID, not by process name: comm is cut to 15 characters ("blackbox_export").
+    assert host.check_output(f"ps -o user:32= -p {pid}").strip() == user
+
+
 def security_score(host, unit: str) -> float:
     out = host.check_output(f"systemd-analyze security --no-pager {unit}")
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from conftest import run_playbook, security_score, unit_snapshot
+from conftest import assert_enabled_system_service, run_playbook, security_score, unit_snapshot
 
 UNIT = "alertmanager"
 CONFIG = "/etc/alertmanager/alertmanager.yml"
@@ -56,18 +56,8 @@ def main_pid(host) -> str:
     return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
 
 
-def test_service_active_and_enabled(host):
-    svc = host.service(UNIT)
-    assert svc.is_running
-    assert svc.is_enabled
-
-
-def test_runs_as_its_own_system_user(host):
-    user = host.user("alertmanager")
-    assert user.shell == "/usr/sbin/nologin"
-    assert user.uid < 1000
-    procs = host.process.filter(comm="alertmanager")
-    assert procs and all(p.user == "alertmanager" for p in procs)
+def test_service_enabled_and_running_as_its_own_system_user(host):
+    assert_enabled_system_service(host, UNIT, "alertmanager")
 
 
 def test_listens_on_the_host_address_only(host):

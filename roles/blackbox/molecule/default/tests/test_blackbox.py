@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 import yaml
-from conftest import run_playbook, security_score, unit_snapshot
+from conftest import assert_enabled_system_service, run_playbook, security_score, unit_snapshot
 
 UNIT = "blackbox_exporter"
 CONFIG = "/etc/blackbox_exporter/blackbox.yml"
@@ -49,18 +49,8 @@ def http_code(host, url: str, curl_args: str = "") -> str:
     return host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {curl_args} '{url}'")
 
 
-def test_service_active_and_enabled(host):
-    svc = host.service(UNIT)
-    assert svc.is_running
-    assert svc.is_enabled
-
-
-def test_runs_as_its_own_system_user(host):
-    user = host.user("blackbox_exporter")
-    assert user.shell == "/usr/sbin/nologin"
-    assert user.uid < 1000
-    # comm is cut to 15 characters ("blackbox_export"): look the process up by the unit's PID.
-    assert host.check_output(f"ps -o user:32= -p {main_pid(host)}").strip() == "blackbox_exporter"
+def test_service_enabled_and_running_as_its_own_system_user(host):
+    assert_enabled_system_service(host, UNIT, "blackbox_exporter")
 
 
 def test_listens_on_the_host_address_only(host):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import yaml
-from conftest import changed_count, run_playbook, security_score, unit_snapshot
+from conftest import assert_enabled_system_service, changed_count, run_playbook, security_score, unit_snapshot
 
 UNIT = "prometheus"
 CONFIG = "/etc/prometheus/prometheus.yml"
@@ -60,18 +60,8 @@ def main_pid(host) -> str:
     return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
 
 
-def test_service_active_and_enabled(host):
-    svc = host.service(UNIT)
-    assert svc.is_running
-    assert svc.is_enabled
-
-
-def test_runs_as_its_own_system_user(host):
-    user = host.user("prometheus")
-    assert user.shell == "/usr/sbin/nologin"
-    assert user.uid < 1000
-    procs = host.process.filter(comm="prometheus")
-    assert procs and all(p.user == "prometheus" for p in procs)
+def test_service_enabled_and_running_as_its_own_system_user(host):
+    assert_enabled_system_service(host, UNIT, "prometheus")
 
 
 def test_listens_on_the_host_address_only(host):

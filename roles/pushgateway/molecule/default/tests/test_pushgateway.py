@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from conftest import run_playbook, security_score, unit_snapshot
+from conftest import assert_enabled_system_service, run_playbook, security_score, unit_snapshot
 
 UNIT = "pushgateway"
 
@@ -12,18 +12,8 @@ def gateway_url(host) -> str:
     return "http://" + host.check_output("hostname -I").split()[0] + ":9091"
 
 
-def test_service_active_and_enabled(host):
-    svc = host.service(UNIT)
-    assert svc.is_running
-    assert svc.is_enabled
-
-
-def test_runs_as_its_own_system_user(host):
-    user = host.user("pushgateway")
-    assert user.shell == "/usr/sbin/nologin"
-    assert user.uid < 1000
-    procs = host.process.filter(comm="pushgateway")
-    assert procs and all(p.user == "pushgateway" for p in procs)
+def test_service_enabled_and_running_as_its_own_system_user(host):
+    assert_enabled_system_service(host, UNIT, "pushgateway")
 
 
 def test_listens_on_the_host_address_only(host):
