@@ -65,8 +65,7 @@ else
   done
 fi
 
+# Stop a dockerd this run started before the summary, so the summary line is the last line.
+[ "$engine_was_running" = 1 ] || scripts/harness/stop-docker.sh || true
 log "results"
 python3 scripts/harness/summarize.py "$RESULTS" $(( $(date +%s) - START ))
-rc=$?
-[ "$engine_was_running" = 1 ] || scripts/harness/stop-docker.sh || true
-exit $rc
