@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,17 @@ def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = Non
 @pytest.fixture(scope="module")
 def converge_playbook() -> Path:
     return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
+
+
+def poll(check, timeout: float = 30, interval: float = 1.0):
+    """Call check() until it returns something truthy or `timeout` seconds passed; return its
+    last value (callers assert on it with their own message)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 def unit_snapshot(host, unit: str, paths: list[str]) -> dict[str, str]:

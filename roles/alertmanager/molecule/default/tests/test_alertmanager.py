@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from conftest import assert_enabled_system_service, run_playbook, security_score, unit_snapshot
+from conftest import poll, assert_enabled_system_service, run_playbook, security_score, unit_snapshot
 
 UNIT = "alertmanager"
 CONFIG = "/etc/alertmanager/alertmanager.yml"
@@ -34,17 +34,8 @@ def api(host, method: str, path: str, payload=None, base: str | None = None):
     return json.loads(out) if out.strip() else None
 
 
-def wait_until(check, timeout: int = 30, interval: float = 1.0):
-    deadline = time.time() + timeout
-    while True:
-        result = check()
-        if result or time.time() > deadline:
-            return result
-        time.sleep(interval)
-
-
 def wait_ready(host):
-    assert wait_until(lambda: host.run(f"curl -sf {am_url(host)}/-/ready").rc == 0), "alertmanager not ready"
+    assert poll(lambda: host.run(f"curl -sf {am_url(host)}/-/ready").rc == 0), "alertmanager not ready"
 
 
 def webhook_lines(host, needle: str) -> list[str]:
@@ -92,7 +83,7 @@ def test_posted_alert_reaches_the_receiver(host, labels, marker):
     alertname = f"MoleculeProbe{uuid.uuid4().hex[:12]}"
     api(host, "POST", "/alerts", [{"labels": {"alertname": alertname, **labels},
                                    "annotations": {"summary": "molecule delivery test"}}])
-    lines = wait_until(lambda: webhook_lines(host, alertname), timeout=30)
+    lines = poll(lambda: webhook_lines(host, alertname), timeout=30)
     assert lines, f"{alertname} did not reach the receiver; log: {host.file(WEBHOOK_LOG).content_string[-2000:]}"
     assert any(marker in line for line in lines), lines
 
@@ -121,7 +112,7 @@ def test_config_change_reloads_without_restart(host, converge_playbook):
     # An alert already notified must not be notified again because of the reload.
     alertname = f"MoleculeReload{uuid.uuid4().hex[:12]}"
     api(host, "POST", "/alerts", [{"labels": {"alertname": alertname, "team": "molecule"}}])
-    assert wait_until(lambda: webhook_lines(host, alertname)), f"{alertname} not delivered"
+    assert poll(lambda: webhook_lines(host, alertname)), f"{alertname} not delivered"
     pid = main_pid(host)
 
     try:
@@ -217,7 +208,7 @@ def test_cluster_of_all_scenario_hosts(host, converge_playbook):
         def cluster_ready():
             status = api(host, "GET", "/status")["cluster"]
             return status["status"] == "ready" and len(status.get("peers") or []) == len(hosts)
-        assert wait_until(cluster_ready, timeout=60), api(host, "GET", "/status")["cluster"]
+        assert poll(cluster_ready, timeout=60), api(host, "GET", "/status")["cluster"]
 
         now = time.time()
         fmt = "%Y-%m-%dT%H:%M:%SZ"
@@ -228,7 +219,7 @@ def test_cluster_of_all_scenario_hosts(host, converge_playbook):
             "createdBy": "molecule", "comment": "gossiped to every peer"})["silenceID"]
         for peer in api(host, "GET", "/status")["cluster"]["peers"]:
             peer_api = "http://" + peer["address"].rpartition(":")[0] + ":9093"
-            assert wait_until(lambda: silence_id in [s["id"] for s in api(host, "GET", "/silences", base=peer_api)]), peer
+            assert poll(lambda: silence_id in [s["id"] for s in api(host, "GET", "/silences", base=peer_api)]), peer
     finally:
         result = run_playbook(converge_playbook, "all")
         assert result.returncode == 0, result.stdout + result.stderr

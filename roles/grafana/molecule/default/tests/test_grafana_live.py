@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import time
 from pathlib import Path
 
 import pytest
-from conftest import changed_count, run_playbook, security_score
+from conftest import poll, changed_count, run_playbook, security_score
 
 UNIT = "grafana-server"
 VERSION = "12.2.1"
@@ -48,15 +47,6 @@ def api(host, url: str, path: str, user: str = "admin", password: str | None = P
         return int(code), json.loads(body) if body else None
     except json.JSONDecodeError:
         return int(code), body
-
-
-def wait_for(check, timeout: float = 60, interval: float = 2):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)
 
 
 def main_pid(host) -> str:
@@ -146,13 +136,13 @@ def test_removed_dashboards_are_deleted_without_restart(host, grafana, converge_
     try:
         assert not host.file(stray).exists
         assert not host.file("/etc/grafana/dashboards/batch.json").exists
-        assert wait_for(lambda: not {"monitoring-batch", EXTRA_UID} & search_uids(host, grafana)), \
+        assert poll(lambda: not {"monitoring-batch", EXTRA_UID} & search_uids(host, grafana), timeout=60, interval=2), \
             "removed dashboards still in Grafana"
         assert main_pid(host) == pid, "a dashboard change must not restart Grafana"
     finally:
         restore = run_playbook(converge_playbook, host.backend.host)
         assert restore.returncode == 0, restore.stdout[-3000:]
-    assert wait_for(lambda: {"monitoring-batch", EXTRA_UID} <= search_uids(host, grafana))
+    assert poll(lambda: {"monitoring-batch", EXTRA_UID} <= search_uids(host, grafana), timeout=60, interval=2)
 
 
 def test_datasource_change_applies_without_restart(host, grafana, converge_playbook):

@@ -5,11 +5,10 @@ alertmanager and blackbox, so every inventory-generated job exists; their target
 """
 import json
 import shlex
-import time
 
 import pytest
 import yaml
-from conftest import assert_enabled_system_service, changed_count, run_playbook, security_score, unit_snapshot
+from conftest import poll, assert_enabled_system_service, changed_count, run_playbook, security_score, unit_snapshot
 
 UNIT = "prometheus"
 CONFIG = "/etc/prometheus/prometheus.yml"
@@ -35,16 +34,6 @@ def api(host, path: str, **params: str):
     body = json.loads(host.check_output(f"curl -sfG {args} '{base_url(host)}{path}'"))
     assert body["status"] == "success", body
     return body["data"]
-
-
-def wait_for(check, timeout: float = 30, interval: float = 1):
-    """Poll check() until it returns something truthy; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def active_targets(host) -> list[dict]:
@@ -81,7 +70,7 @@ def test_scrapes_itself(host):
     def up():
         result = api(host, "/api/v1/query", query='up{job="prometheus"}')["result"]
         return result and result[0]["value"][1] == "1"
-    assert wait_for(up), "up{job=\"prometheus\"} did not become 1"
+    assert poll(up), "up{job=\"prometheus\"} did not become 1"
 
 
 def test_flags_and_global_config(host):
@@ -148,7 +137,7 @@ def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
 
     def listed():
         return any(t["labels"]["instance"] == added["url"] for t in active_targets(host))
-    assert wait_for(listed), "the added probe target did not show up in /api/v1/targets"
+    assert poll(listed), "the added probe target did not show up in /api/v1/targets"
     assert main_pid(host) == pid
     assert reload_timestamp(host) == reloaded
 
@@ -156,7 +145,7 @@ def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
     result = run_playbook(converge_playbook, host.backend.host, tags="prometheus_targets")
     assert result.returncode == 0, result.stdout + result.stderr
     assert changed_count(result.stdout) == 1, result.stdout
-    assert wait_for(lambda: not listed()), "the removed probe target is still listed"
+    assert poll(lambda: not listed()), "the removed probe target is still listed"
     assert main_pid(host) == pid
     assert reload_timestamp(host) == reloaded
 
