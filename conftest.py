@@ -13,6 +13,13 @@ import pytest
 REPO = Path(__file__).resolve().parent
 
 
+def role_defaults(role: str) -> dict:
+    """A role's defaults/main.yml as data (templated values stay unrendered strings)."""
+    import yaml
+
+    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+
+
 def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = None,
                  tags: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a playbook against the scenario's inventory, as Molecule's converge does."""

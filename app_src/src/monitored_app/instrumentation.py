@@ -1,12 +1,11 @@
 """Per-request metrics and request logs.
 
-A thin WSGI wrapper around ``Flask.wsgi_app`` times each request, reads the status
-from ``start_response`` and the matched URL rule from the request object Flask left
-in the environ; a single ``before_request`` hook marks the request in progress
-(only there is the route known before the view runs). Compared with
-before/after/teardown hooks this saves two hook dispatches and several
-context-local lookups per request, and the ``finally`` makes the in-progress
-decrement unconditional.
+One WSGI wrapper around ``Flask.wsgi_app`` does everything: it marks the request in
+progress, times it, and reads the status and the matched URL rule when Flask calls
+``start_response`` (the request object is then still in the environ).
+No Flask hooks: a ``before_request`` hook alone cost about as much as one metric
+update (hook dispatch plus context-local lookups), measured with callgrind (see
+bench/README.md). The ``finally`` makes the in-progress decrement unconditional.
 """
 
 from __future__ import annotations
@@ -28,13 +27,11 @@ if TYPE_CHECKING:
 # Methods outside this set share one label value so clients cannot mint new series.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "other"
-# environ key under which before_request hands the in-progress children to the wrapper.
-_ENVIRON_KEY = "monitored_app.route_children"
 
 
 @dataclass(frozen=True)
 class RouteChildren:
-    """Labels for one (method, route) plus, when metrics are on, the bound children.
+    """Labels for one (method, route) plus, when metrics are on, the bound histogram.
 
     Resolved once per (method, route) and reused, so the hot path does no
     ``labels()`` lookups (each takes a lock and builds label tuples).
@@ -43,7 +40,6 @@ class RouteChildren:
     method: str
     route: str
     latency: Histogram | None
-    in_progress: Gauge | None
 
 
 def route_label() -> str:
@@ -70,23 +66,21 @@ class RequestInstrumentation:
         self._log = logger
         self._children: dict[tuple[str, str], RouteChildren] = {}
         self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._in_progress: dict[str, Gauge | None] = {}
 
     def init_app(self, app: Flask) -> None:
-        if self.metrics_enabled:
-            app.before_request(self._mark_in_progress)
         app.wsgi_app = self.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     def _route_children(self, method: str, route: str) -> RouteChildren:
+        """Children for a method *label* and a route template (both bounded sets)."""
         key = (method, route)
         children = self._children.get(key)
         if children is None:
-            label = method_label(method)
             enabled = self.metrics_enabled
             children = RouteChildren(
-                method=label,
+                method=method,
                 route=route,
-                latency=metrics.REQUEST_LATENCY.labels(label, route) if enabled else None,
-                in_progress=metrics.REQUESTS_IN_PROGRESS.labels(label, route) if enabled else None,
+                latency=metrics.REQUEST_LATENCY.labels(method, route) if enabled else None,
             )
             # A benign race under threads: both writers store equivalent children.
             self._children[key] = children
@@ -100,16 +94,13 @@ class RequestInstrumentation:
             self._counters[key] = counter
         return counter
 
-    def _mark_in_progress(self) -> None:
-        # One context-local lookup instead of three.
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        rule = req.url_rule
-        children = self._route_children(
-            req.method, rule.rule if rule is not None else metrics.UNMATCHED_ROUTE
-        )
-        if children.in_progress is not None:
-            children.in_progress.inc()
-            req.environ[_ENVIRON_KEY] = children
+    def _in_progress_gauge(self, method: str) -> Gauge | None:
+        """The in-progress child of a method label (at most 8); None when metrics are off."""
+        gauge = self._in_progress.get(method)
+        if gauge is None and self.metrics_enabled:
+            gauge = metrics.REQUESTS_IN_PROGRESS.labels(method)
+            self._in_progress[method] = gauge
+        return gauge
 
     def wrap(self, app: WSGIApplication) -> WSGIApplication:
         """WSGI wrapper that times, counts and logs every request through ``app``."""
@@ -118,31 +109,36 @@ class RequestInstrumentation:
             environ: WSGIEnvironment, start_response: StartResponse
         ) -> Iterable[bytes]:
             start = perf_counter()
+            # Caches are keyed by the label, never the raw method: clients choose the latter.
+            method = method_label(environ.get("REQUEST_METHOD", "GET"))
+            # The route is not known before Flask routes the request, hence method only.
+            in_progress = self._in_progress_gauge(method)
+            if in_progress is not None:
+                in_progress.inc()
             status = 500  # if Flask itself raised, the server will answer 500
+            route = metrics.UNMATCHED_ROUTE
 
             def capture_status(status_line: str, *args: Any) -> Any:
-                nonlocal status
+                # Flask calls this inside the request context; afterwards it clears
+                # environ["werkzeug.request"], so the matched rule is read here.
+                nonlocal status, route
                 status = int(status_line[:3])
+                rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+                if rule is not None:
+                    route = rule.rule
                 return start_response(status_line, *args)
 
             try:
                 return app(environ, capture_status)
             finally:
-                self._finish(environ, status, perf_counter() - start)
+                if in_progress is not None:
+                    in_progress.dec()
+                self._finish(method, route, status, perf_counter() - start)
 
         return instrumented
 
-    def _finish(self, environ: WSGIEnvironment, status: int, duration: float) -> None:
-        children: RouteChildren | None = environ.pop(_ENVIRON_KEY, None)
-        if children is not None and children.in_progress is not None:
-            children.in_progress.dec()
-        else:  # metrics off, or the before_request hook never ran
-            req = environ.get("werkzeug.request")
-            rule = getattr(req, "url_rule", None)
-            children = self._route_children(
-                environ.get("REQUEST_METHOD", "GET"),
-                rule.rule if rule is not None else metrics.UNMATCHED_ROUTE,
-            )
+    def _finish(self, method: str, route: str, status: int, duration: float) -> None:
+        children = self._route_children(method, route)
         if children.latency is not None:
             children.latency.observe(duration)
             self._request_counter(children, status).inc()

@@ -45,10 +45,12 @@ REQUEST_LATENCY = Histogram(
 )
 # livesum: the number in flight is the sum over *live* workers; a dead worker's
 # requests are no longer in progress, so its file must drop out of the sum.
+# Labelled by method only: it is raised before Flask routes the request (a route label
+# would need a before_request hook, which costs as much as a metric update).
 REQUESTS_IN_PROGRESS = Gauge(
     "app_requests_in_progress",
-    "HTTP requests currently being handled, by method and route template.",
-    ("method", "route"),
+    "HTTP requests currently being handled by the Flask app, by method.",
+    ("method",),
     multiprocess_mode="livesum",
 )
 EXCEPTIONS = Counter(

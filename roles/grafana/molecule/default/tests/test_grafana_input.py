@@ -12,7 +12,7 @@ import os
 
 import pytest
 import yaml
-from conftest import run_playbook, unit_snapshot
+from conftest import role_defaults, run_playbook, unit_snapshot
 
 UNIT = "grafana-server"
 WATCHED = ["/etc/grafana/grafana.ini", "/etc/grafana/admin_password",
@@ -111,7 +111,8 @@ def test_unavailable_package_fails_clearly(host, converge_playbook, tmp_path):
     result = run_playbook(converge_playbook, host.backend.host, unavailable_vars(tmp_path, skip=False))
     assert result.returncode != 0
     text = " ".join(output(result).split())
-    assert "Grafana 12.2.1 is not in the artifact cache and could not be downloaded:" in text
+    version = role_defaults("grafana")["grafana_version"]
+    assert f"Grafana {version} is not in the artifact cache and could not be downloaded:" in text
     assert UNREACHABLE in text and "grafana_skip_if_unavailable" in text
     assert snapshot(host) == before
 

@@ -12,10 +12,10 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import poll, changed_count, run_playbook, security_score
+from conftest import changed_count, poll, role_defaults, run_playbook, security_score
 
 UNIT = "grafana-server"
-VERSION = "12.2.1"
+VERSION = str(role_defaults("grafana")["grafana_version"])
 PASSWORD = "Molecule-Grafana-2025"  # converge.yml
 SHIPPED_UIDS = {"monitoring-app", "monitoring-batch", "monitoring-probes", "monitoring-prometheus"}
 EXTRA_UID = "molecule-extra"
@@ -27,10 +27,10 @@ def grafana(host) -> str:
     """Base URL of the host's Grafana; skips the module where Grafana could not be installed."""
     if not host.package("grafana").is_installed:
         arch = host.check_output("dpkg --print-architecture")
-        deb = CACHE / f"grafana_{VERSION}_{arch}.deb"
-        if deb.is_file():
-            pytest.fail(f"{deb} is cached but grafana is not installed on {host.backend.host}")
-        pytest.skip(f"Grafana {VERSION} is not installed on {host.backend.host}: {deb.name} is not in the "
+        cached = sorted(CACHE.glob(f"grafana_{VERSION}_*_{arch}.deb"))
+        if cached:
+            pytest.fail(f"{cached[0]} is cached but grafana is not installed on {host.backend.host}")
+        pytest.skip(f"Grafana {VERSION} is not installed on {host.backend.host}: its {arch} .deb is not in the "
                     f"artifact cache ({CACHE}) and could not be downloaded from dl.grafana.com, so the converge "
                     "skipped Grafana (grafana_skip_if_unavailable). These tests run where Grafana can be "
                     "downloaded, or with the .deb and its .sha256 file put into the cache.")
