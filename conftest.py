@@ -55,6 +55,18 @@ def unit_snapshot(host, unit: str, paths: list[str]) -> dict[str, str]:
     return snap
 
 
+def host_address(host) -> str:
+    """The container's primary address: where the roles listen by default."""
+    return host.check_output("hostname -I").split()[0]
+
+
+def assert_listens_on_host_address_only(host, port: int) -> None:
+    """Listening on the host's own address, not on every interface nor on loopback."""
+    assert host.socket(f"tcp://{host_address(host)}:{port}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+    assert not host.socket(f"tcp://127.0.0.1:{port}").is_listening
+
+
 def assert_enabled_system_service(host, unit: str, user: str) -> None:
     """The unit is running and enabled, its main process runs as `user`, a system account
     without a login shell."""

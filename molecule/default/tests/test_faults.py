@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from conftest import REPO, run_playbook
+from conftest import REPO, host_address, run_playbook
 from test_stack import APP1, MONITOR, other, prom, query, wait_for
 
 testinfra_hosts = [MONITOR]
@@ -24,7 +24,7 @@ HEALTH = {
 
 
 def healthy(host, port: int, path: str) -> bool:
-    ip = host.check_output("hostname -I").split()[0]
+    ip = host_address(host)
     return host.run(f"curl -sf -o /dev/null http://{ip}:{port}{path}").rc == 0
 
 
@@ -79,7 +79,7 @@ def test_killed_gunicorn_worker_is_replaced_and_counters_do_not_go_back(host):
 def test_pushgateway_restart_keeps_pushed_groups(host):
     before = query(host, 'batch_random_value{job="batch_job"}')
     assert before
-    ip = host.check_output("hostname -I").split()[0]
+    ip = host_address(host)
     host.check_output("systemctl restart pushgateway")
     wait_for(lambda: healthy(host, 9091, "/-/ready"), 20, 1, "pushgateway ready")
     assert 'job="batch_job"' in host.check_output(f"curl -sf http://{ip}:9091/metrics | grep ^batch_random_value")
@@ -96,7 +96,7 @@ def test_prometheus_restart_keeps_samples(host):
 
 
 def test_alertmanager_restart_keeps_silences(host):
-    ip = host.check_output("hostname -I").split()[0]
+    ip = host_address(host)
     silence = (
         '{"matchers":[{"name":"alertname","value":"FaultSuite","isRegex":false}],'
         '"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","createdBy":"fault-suite","comment":"restart"}'

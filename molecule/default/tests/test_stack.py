@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 import testinfra
-from conftest import REPO, changed_count, run_playbook
+from conftest import REPO, changed_count, host_address, run_playbook
 
 PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
 MONITOR, APP1, APP2 = f"{PREFIX}monitor", f"{PREFIX}app1", f"{PREFIX}app2"
@@ -26,7 +26,7 @@ def other(name: str):
 
 
 def prom(host, path: str, **params) -> dict:
-    ip = host.check_output("hostname -I").split()[0]
+    ip = host_address(host)
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
     return json.loads(host.check_output(f"curl -sf 'http://{ip}:9090{path}{query}'"))
 

@@ -9,16 +9,13 @@ import time
 import uuid
 
 import pytest
-from conftest import poll, assert_enabled_system_service, run_playbook, security_score, unit_snapshot
+from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only, host_address, poll,
+                      run_playbook, security_score, unit_snapshot)
 
 UNIT = "alertmanager"
 CONFIG = "/etc/alertmanager/alertmanager.yml"
 WEBHOOK_LOG = "/var/tmp/webhook.log"
 SNAPSHOT_FILES = ["/etc/systemd/system/alertmanager.service", "/usr/local/bin/alertmanager", CONFIG]
-
-
-def host_address(host) -> str:
-    return host.check_output("hostname -I").split()[0]
 
 
 def am_url(host) -> str:
@@ -52,8 +49,7 @@ def test_service_enabled_and_running_as_its_own_system_user(host):
 
 
 def test_listens_on_the_host_address_only(host):
-    assert host.socket(f"tcp://{host_address(host)}:9093").is_listening
-    assert not host.socket("tcp://0.0.0.0:9093").is_listening
+    assert_listens_on_host_address_only(host, 9093)
     # Cluster disabled by default: no gossip port at all.
     assert "9094" not in host.check_output("ss -Htuln")
 

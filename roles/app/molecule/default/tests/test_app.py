@@ -3,14 +3,14 @@ import re
 import time
 
 import pytest
-from conftest import run_playbook, security_score, unit_snapshot
+from conftest import host_address, run_playbook, security_score, unit_snapshot
 
 APP = "monitored-app"
 PUSHER = "monitored-app-pusher"
 
 
 def base_url(host) -> str:
-    return "http://" + host.check_output("hostname -I").split()[0]
+    return "http://" + host_address(host)
 
 
 def scrape(host) -> str:

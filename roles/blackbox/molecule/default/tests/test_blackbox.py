@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 import yaml
-from conftest import assert_enabled_system_service, run_playbook, security_score, unit_snapshot
+from conftest import assert_enabled_system_service, assert_listens_on_host_address_only, host_address, run_playbook, security_score, unit_snapshot
 
 UNIT = "blackbox_exporter"
 CONFIG = "/etc/blackbox_exporter/blackbox.yml"
@@ -26,7 +26,7 @@ ICMP_RAW = {"icmp_raw": {"prober": "icmp", "timeout": "5s",
 
 def listen(host) -> str:
     # The role listens on the host's primary address by default.
-    return host.check_output("hostname -I").split()[0] + ":9115"
+    return host_address(host) + ":9115"
 
 
 def probe(host, module: str, target: str, address: str = "", curl_args: str = "") -> dict[str, float]:
@@ -54,10 +54,7 @@ def test_service_enabled_and_running_as_its_own_system_user(host):
 
 
 def test_listens_on_the_host_address_only(host):
-    addr = listen(host)
-    assert host.socket(f"tcp://{addr}").is_listening
-    assert not host.socket("tcp://0.0.0.0:9115").is_listening
-    assert not host.socket("tcp://127.0.0.1:9115").is_listening
+    assert_listens_on_host_address_only(host, 9115)
 
 
 def test_config_file_holds_the_merged_modules(host):

@@ -12,7 +12,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import changed_count, poll, role_defaults, run_playbook, security_score
+from conftest import (assert_listens_on_host_address_only, changed_count, host_address, poll,
+                      role_defaults, run_playbook, security_score)
 
 UNIT = "grafana-server"
 VERSION = str(role_defaults("grafana")["grafana_version"])
@@ -33,8 +34,9 @@ def grafana(host) -> str:
         pytest.skip(f"Grafana {VERSION} is not installed on {host.backend.host}: its {arch} .deb is not in the "
                     f"artifact cache ({CACHE}) and could not be downloaded from dl.grafana.com, so the converge "
                     "skipped Grafana (grafana_skip_if_unavailable). These tests run where Grafana can be "
-                    "downloaded, or with the .deb and its .sha256 file put into the cache.")
-    addr = host.check_output("hostname -I").split()[0]
+                    "downloaded, or with the .deb put into that cache (plus its .sha256 file for a release "
+                    "whose digest the role does not pin).")
+    addr = host_address(host)
     return f"http://{addr}:3000"
 
 
@@ -72,9 +74,7 @@ def test_runs_as_grafana(host, grafana):
 
 
 def test_listens_on_the_host_address_only(host, grafana):
-    addr = host.check_output("hostname -I").split()[0]
-    assert host.socket(f"tcp://{addr}:3000").is_listening
-    assert not host.socket("tcp://0.0.0.0:3000").is_listening
+    assert_listens_on_host_address_only(host, 3000)
 
 
 def test_health(host, grafana):

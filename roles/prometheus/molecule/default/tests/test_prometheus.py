@@ -8,7 +8,8 @@ import shlex
 
 import pytest
 import yaml
-from conftest import poll, assert_enabled_system_service, changed_count, run_playbook, security_score, unit_snapshot
+from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
+                      changed_count, host_address, poll, run_playbook, security_score, unit_snapshot)
 
 UNIT = "prometheus"
 CONFIG = "/etc/prometheus/prometheus.yml"
@@ -25,7 +26,7 @@ def converge_vars(converge_playbook) -> dict:
 
 def base_url(host) -> str:
     # The role listens on the host's primary address by default.
-    return "http://" + host.check_output("hostname -I").split()[0] + ":9090"
+    return "http://" + host_address(host) + ":9090"
 
 
 def api(host, path: str, **params: str):
@@ -54,10 +55,7 @@ def test_service_enabled_and_running_as_its_own_system_user(host):
 
 
 def test_listens_on_the_host_address_only(host):
-    addr = host.check_output("hostname -I").split()[0]
-    assert host.socket(f"tcp://{addr}:9090").is_listening
-    assert not host.socket("tcp://0.0.0.0:9090").is_listening
-    assert not host.socket("tcp://127.0.0.1:9090").is_listening
+    assert_listens_on_host_address_only(host, 9090)
 
 
 def test_config_files_are_root_owned_and_group_readable(host):

@@ -2,14 +2,15 @@
 import time
 
 import pytest
-from conftest import assert_enabled_system_service, run_playbook, security_score, unit_snapshot
+from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
+                      host_address, run_playbook, security_score, unit_snapshot)
 
 UNIT = "pushgateway"
 
 
 def gateway_url(host) -> str:
     # The role listens on the host's primary address by default.
-    return "http://" + host.check_output("hostname -I").split()[0] + ":9091"
+    return "http://" + host_address(host) + ":9091"
 
 
 def test_service_enabled_and_running_as_its_own_system_user(host):
@@ -17,9 +18,7 @@ def test_service_enabled_and_running_as_its_own_system_user(host):
 
 
 def test_listens_on_the_host_address_only(host):
-    addr = host.check_output("hostname -I").split()[0]
-    assert host.socket(f"tcp://{addr}:9091").is_listening
-    assert not host.socket("tcp://0.0.0.0:9091").is_listening
+    assert_listens_on_host_address_only(host, 9091)
 
 
 def test_admin_api_is_off(host):
