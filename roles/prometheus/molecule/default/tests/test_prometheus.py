@@ -125,11 +125,15 @@ def test_unit_is_hardened(host):
 
 
 def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
+    """Also: a module added to the exporter (blackbox_extra_modules) is accepted without
+    touching prometheus_blackbox_modules."""
     targets = converge_vars(converge_playbook)["prometheus_probe_targets"]
-    added = {"url": "https://127.0.0.1:9443/health", "module": "https_2xx", "labels": {"team": "molecule"}}
+    added = {"url": "https://127.0.0.1:9443/health", "module": "https_teapot", "labels": {"team": "molecule"}}
+    extra_modules = {"https_teapot": {"prober": "http", "http": {"valid_status_codes": [418]}}}
     pid, reloaded = main_pid(host), reload_timestamp(host)
 
-    result = run_playbook(converge_playbook, host.backend.host, {"prometheus_probe_targets": targets + [added]})
+    result = run_playbook(converge_playbook, host.backend.host,
+                          {"prometheus_probe_targets": targets + [added], "blackbox_extra_modules": extra_modules})
     assert result.returncode == 0, result.stdout + result.stderr
     assert changed_count(result.stdout) == 1, result.stdout  # probes.yml, nothing else
 
