@@ -47,9 +47,14 @@ def poll(check, timeout: float = 30, interval: float = 1.0):
         time.sleep(interval)
 
 
+def main_pid(host, unit: str) -> str:
+    """The unit's main PID as systemd reports it ("0" when not running)."""
+    return host.check_output(f"systemctl show -p MainPID --value {unit}")
+
+
 def unit_snapshot(host, unit: str, paths: list[str]) -> dict[str, str]:
     """What a bad run must not change: the unit's main PID and the files' checksums."""
-    snap = {"pid": host.check_output(f"systemctl show -p MainPID --value {unit}")}
+    snap = {"pid": main_pid(host, unit)}
     for path in paths:
         snap[path] = host.file(path).sha256sum if host.file(path).exists else "<absent>"
     return snap
@@ -74,7 +79,7 @@ def assert_enabled_system_service(host, unit: str, user: str) -> None:
     assert service.is_running and service.is_enabled
     account = host.user(user)
     assert account.shell == "/usr/sbin/nologin" and account.uid < 1000
-    pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
+    pid = main_pid(host, unit)
     # By PID, not by process name: comm is cut to 15 characters ("blackbox_export").
     assert host.check_output(f"ps -o user:32= -p {pid}").strip() == user
 

@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from conftest import REPO, host_address, run_playbook
+from conftest import REPO, host_address, main_pid, run_playbook
 from test_stack import APP1, MONITOR, other, prom, query, wait_for
 
 testinfra_hosts = [MONITOR]
@@ -26,10 +26,6 @@ HEALTH = {
 def healthy(host, port: int, path: str) -> bool:
     ip = host_address(host)
     return host.run(f"curl -sf -o /dev/null http://{ip}:{port}{path}").rc == 0
-
-
-def main_pid(host, unit: str) -> str:
-    return host.check_output(f"systemctl show -p MainPID --value {unit}")
 
 
 @pytest.mark.parametrize("unit", sorted(HEALTH))

@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 import testinfra
-from conftest import REPO, changed_count, host_address, run_playbook
+from conftest import REPO, changed_count, host_address, main_pid, run_playbook
 
 PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
 MONITOR, APP1, APP2 = f"{PREFIX}monitor", f"{PREFIX}app1", f"{PREFIX}app2"
@@ -47,7 +47,7 @@ def wait_for(check, timeout: float, interval: float = 3.0, what: str = "conditio
 
 
 def main_pids(host) -> dict[str, str]:
-    return {s: host.check_output(f"systemctl show -p MainPID --value {s}") for s in SERVICES}
+    return {s: main_pid(host, s) for s in SERVICES}
 
 
 def test_every_target_is_up(host):

@@ -9,8 +9,8 @@ import time
 import uuid
 
 import pytest
-from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only, host_address, poll,
-                      run_playbook, security_score, unit_snapshot)
+from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
+                      host_address, main_pid, poll, run_playbook, security_score, unit_snapshot)
 
 UNIT = "alertmanager"
 CONFIG = "/etc/alertmanager/alertmanager.yml"
@@ -38,10 +38,6 @@ def wait_ready(host):
 def webhook_lines(host, needle: str) -> list[str]:
     log = host.file(WEBHOOK_LOG)
     return [line for line in log.content_string.splitlines() if needle in line] if log.exists else []
-
-
-def main_pid(host) -> str:
-    return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
 
 
 def test_service_enabled_and_running_as_its_own_system_user(host):
@@ -109,13 +105,13 @@ def test_config_change_reloads_without_restart(host, converge_playbook):
     alertname = f"MoleculeReload{uuid.uuid4().hex[:12]}"
     api(host, "POST", "/alerts", [{"labels": {"alertname": alertname, "team": "molecule"}}])
     assert poll(lambda: webhook_lines(host, alertname)), f"{alertname} not delivered"
-    pid = main_pid(host)
+    pid = main_pid(host, UNIT)
 
     try:
         result = run_playbook(converge_playbook, host.backend.host, {"alertmanager_route_group_interval": "2m"})
         assert result.returncode == 0, result.stdout + result.stderr
         assert "changed (diff not shown" in result.stdout
-        assert main_pid(host) == pid
+        assert main_pid(host, UNIT) == pid
         assert "group_interval: 2m" in api(host, "GET", "/status")["config"]["original"]
         # The notification log survives the reload: nothing is sent twice.
         time.sleep(5)
@@ -123,7 +119,7 @@ def test_config_change_reloads_without_restart(host, converge_playbook):
     finally:
         result = run_playbook(converge_playbook, host.backend.host)
         assert result.returncode == 0, result.stdout + result.stderr
-    assert main_pid(host) == pid
+    assert main_pid(host, UNIT) == pid
     assert "group_interval: 1m" in api(host, "GET", "/status")["config"]["original"]
 
 

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 import yaml
-from conftest import assert_enabled_system_service, assert_listens_on_host_address_only, host_address, run_playbook, security_score, unit_snapshot
+from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
+                      host_address, main_pid, run_playbook, security_score, unit_snapshot)
 
 UNIT = "blackbox_exporter"
 CONFIG = "/etc/blackbox_exporter/blackbox.yml"
@@ -39,10 +40,6 @@ def probe(host, module: str, target: str, address: str = "", curl_args: str = ""
             name, value = line.rsplit(" ", 1)
             metrics[name] = float(value)
     return metrics
-
-
-def main_pid(host) -> str:
-    return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
 
 
 def http_code(host, url: str, curl_args: str = "") -> str:
@@ -97,7 +94,7 @@ def test_unknown_module_is_rejected(host):
 
 
 def test_icmp_works_without_root_through_the_ambient_capability(host):
-    status = host.file(f"/proc/{main_pid(host)}/status").content_string
+    status = host.file(f"/proc/{main_pid(host, UNIT)}/status").content_string
     caps = {line.split(":")[0]: int(line.split()[1], 16) for line in status.splitlines() if line.startswith("Cap")}
     uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
     assert uid != 0
@@ -170,19 +167,19 @@ def wait_for_module(host, module: str, target: str, present: bool) -> None:
 
 
 def test_config_change_reloads_without_restart(host, converge_playbook):
-    pid = main_pid(host)
+    pid = main_pid(host, UNIT)
     extra = {**ICMP_RAW, "tcp_molecule": {"prober": "tcp", "timeout": "3s", "tcp": {"preferred_ip_protocol": "ip4"}}}
     result = run_playbook(converge_playbook, host.backend.host, {"blackbox_extra_modules": extra})
     assert result.returncode == 0, result.stdout + result.stderr
     wait_for_module(host, "tcp_molecule", "127.0.0.1:8080", present=True)
     assert probe(host, "tcp_molecule", "127.0.0.1:8080")["probe_success"] == 1
-    assert main_pid(host) == pid
+    assert main_pid(host, UNIT) == pid
 
     # Back to the converged modules: reloaded again, still the same process.
     result = run_playbook(converge_playbook, host.backend.host)
     assert result.returncode == 0, result.stdout + result.stderr
     wait_for_module(host, "tcp_molecule", "127.0.0.1:8080", present=False)
-    assert main_pid(host) == pid
+    assert main_pid(host, UNIT) == pid
 
 
 def test_basic_auth_web_config(host, converge_playbook):

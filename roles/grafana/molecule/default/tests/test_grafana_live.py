@@ -12,8 +12,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import (assert_listens_on_host_address_only, changed_count, host_address, poll,
-                      role_defaults, run_playbook, security_score)
+from conftest import (assert_listens_on_host_address_only, changed_count, host_address, main_pid,
+                      poll, role_defaults, run_playbook, security_score)
 
 UNIT = "grafana-server"
 VERSION = str(role_defaults("grafana")["grafana_version"])
@@ -49,10 +49,6 @@ def api(host, url: str, path: str, user: str = "admin", password: str | None = P
         return int(code), json.loads(body) if body else None
     except json.JSONDecodeError:
         return int(code), body
-
-
-def main_pid(host) -> str:
-    return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
 
 
 def search_uids(host, grafana) -> set[str]:
@@ -129,7 +125,7 @@ def test_unit_is_hardened(host, grafana):
 def test_removed_dashboards_are_deleted_without_restart(host, grafana, converge_playbook):
     stray = "/etc/grafana/dashboards/stray.json"
     host.check_output(f"echo '{{}}' > {stray}")
-    pid = main_pid(host)
+    pid = main_pid(host, UNIT)
     result = run_playbook(converge_playbook, host.backend.host,
                           {"grafana_dashboards_disabled": ["batch"], "grafana_dashboards_extra": []})
     assert result.returncode == 0, result.stdout[-3000:]
@@ -138,7 +134,7 @@ def test_removed_dashboards_are_deleted_without_restart(host, grafana, converge_
         assert not host.file("/etc/grafana/dashboards/batch.json").exists
         assert poll(lambda: not {"monitoring-batch", EXTRA_UID} & search_uids(host, grafana), timeout=60, interval=2), \
             "removed dashboards still in Grafana"
-        assert main_pid(host) == pid, "a dashboard change must not restart Grafana"
+        assert main_pid(host, UNIT) == pid, "a dashboard change must not restart Grafana"
     finally:
         restore = run_playbook(converge_playbook, host.backend.host)
         assert restore.returncode == 0, restore.stdout[-3000:]
@@ -146,7 +142,7 @@ def test_removed_dashboards_are_deleted_without_restart(host, grafana, converge_
 
 
 def test_datasource_change_applies_without_restart(host, grafana, converge_playbook):
-    pid = main_pid(host)
+    pid = main_pid(host, UNIT)
     result = run_playbook(converge_playbook, host.backend.host, {
         "grafana_prometheus_url": "http://127.0.0.1:19090", "grafana_alertmanager_url": "http://127.0.0.1:9093"})
     assert result.returncode == 0, result.stdout[-3000:]
@@ -154,7 +150,7 @@ def test_datasource_change_applies_without_restart(host, grafana, converge_playb
         assert api(host, grafana, "/api/datasources/uid/prometheus")[1]["url"] == "http://127.0.0.1:19090"
         code, am = api(host, grafana, "/api/datasources/uid/alertmanager")
         assert code == 200 and am["type"] == "alertmanager"
-        assert main_pid(host) == pid, "a datasource change must not restart Grafana"
+        assert main_pid(host, UNIT) == pid, "a datasource change must not restart Grafana"
     finally:
         restore = run_playbook(converge_playbook, host.backend.host)
         assert restore.returncode == 0, restore.stdout[-3000:]
@@ -180,7 +176,7 @@ def test_changed_admin_password_is_applied(host, grafana, converge_playbook):
 
 
 def test_rerun_changes_nothing_and_keeps_the_process(host, grafana, converge_playbook):
-    pid = main_pid(host)
+    pid = main_pid(host, UNIT)
     result = run_playbook(converge_playbook, host.backend.host)
     assert result.returncode == 0 and changed_count(result.stdout) == 0, result.stdout[-3000:]
-    assert main_pid(host) == pid
+    assert main_pid(host, UNIT) == pid

@@ -9,7 +9,8 @@ import shlex
 import pytest
 import yaml
 from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
-                      changed_count, host_address, poll, run_playbook, security_score, unit_snapshot)
+                      changed_count, host_address, main_pid, poll, run_playbook, security_score,
+                      unit_snapshot)
 
 UNIT = "prometheus"
 CONFIG = "/etc/prometheus/prometheus.yml"
@@ -44,10 +45,6 @@ def active_targets(host) -> list[dict]:
 def reload_timestamp(host) -> str:
     return host.check_output(
         f"curl -sf {base_url(host)}/metrics | grep '^prometheus_config_last_reload_success_timestamp_seconds '")
-
-
-def main_pid(host) -> str:
-    return host.check_output(f"systemctl show -p MainPID --value {UNIT}")
 
 
 def test_service_enabled_and_running_as_its_own_system_user(host):
@@ -130,7 +127,7 @@ def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
     targets = converge_vars(converge_playbook)["prometheus_probe_targets"]
     added = {"url": "https://127.0.0.1:9443/health", "module": "https_teapot", "labels": {"team": "molecule"}}
     extra_modules = {"https_teapot": {"prober": "http", "http": {"valid_status_codes": [418]}}}
-    pid, reloaded = main_pid(host), reload_timestamp(host)
+    pid, reloaded = main_pid(host, UNIT), reload_timestamp(host)
 
     result = run_playbook(converge_playbook, host.backend.host,
                           {"prometheus_probe_targets": targets + [added], "blackbox_extra_modules": extra_modules})
@@ -140,7 +137,7 @@ def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
     def listed():
         return any(t["labels"]["instance"] == added["url"] for t in active_targets(host))
     assert poll(listed), "the added probe target did not show up in /api/v1/targets"
-    assert main_pid(host) == pid
+    assert main_pid(host, UNIT) == pid
     assert reload_timestamp(host) == reloaded
 
     # The tag touches only the target files: back to the converge state, again without reload.
@@ -148,7 +145,7 @@ def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
     assert result.returncode == 0, result.stdout + result.stderr
     assert changed_count(result.stdout) == 1, result.stdout
     assert poll(lambda: not listed()), "the removed probe target is still listed"
-    assert main_pid(host) == pid
+    assert main_pid(host, UNIT) == pid
     assert reload_timestamp(host) == reloaded
 
 
@@ -170,20 +167,20 @@ def test_rejected_reload_fails_the_play(host, converge_playbook):
     # promtool accepts a query log under /root; the hardened unit (ProtectHome=) cannot open it,
     # so the reload fails (Prometheus keeps running, parts of the new config may be applied).
     global_config = {**converge_vars(converge_playbook)["prometheus_global"], "query_log_file": "/root/query.log"}
-    pid = main_pid(host)
+    pid = main_pid(host, UNIT)
 
     result = run_playbook(converge_playbook, host.backend.host, {"prometheus_global": global_config})
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert f"Prometheus did not load {CONFIG}" in output, output
     assert "/root/query.log: permission denied" in output, output  # the log line saying why
-    assert main_pid(host) == pid
+    assert main_pid(host, UNIT) == pid
     assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is False
 
 
 def test_disabled_rule_file_is_removed(host, converge_playbook):
     # Also repairs the rejected configuration of the previous test: it reloads again.
-    pid = main_pid(host)
+    pid = main_pid(host, UNIT)
     result = run_playbook(converge_playbook, host.backend.host, {"prometheus_alert_rules_disabled": ["batch"]})
     assert result.returncode == 0, result.stdout + result.stderr
     assert not host.file(f"{RULES_DIR}/batch.rules.yml").exists
@@ -192,7 +189,7 @@ def test_disabled_rule_file_is_removed(host, converge_playbook):
     groups = {g["name"] for g in api(host, "/api/v1/rules")["groups"]}
     assert "batch" not in groups and "app" in groups
     assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is True
-    assert main_pid(host) == pid  # reloaded, not restarted
+    assert main_pid(host, UNIT) == pid  # reloaded, not restarted
 
 
 @pytest.mark.parametrize("bad_vars, expected", [

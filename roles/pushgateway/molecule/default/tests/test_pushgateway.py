@@ -3,7 +3,7 @@ import time
 
 import pytest
 from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
-                      host_address, run_playbook, security_score, unit_snapshot)
+                      host_address, main_pid, run_playbook, security_score, unit_snapshot)
 
 UNIT = "pushgateway"
 
@@ -63,18 +63,17 @@ def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, va
 def test_a_restart_that_did_not_end_healthy_is_redone_by_the_next_run(host, converge_playbook):
     """The run that changes the unit fails after the restart (its health check cannot pass):
     the next run sees no change, yet must restart again and see the service healthy."""
-    pid = lambda: host.check_output(f"systemctl show -p MainPID --value {UNIT}")  # noqa: E731
     changed = {"pushgateway_persistence_interval": "7m"}
     failing = run_playbook(converge_playbook, host.backend.host,
                            {**changed, "binary_service_health_url": "http://127.0.0.1:9/", "binary_service_health_retries": 2})
     assert failing.returncode != 0
     assert host.file(f"/run/monitoring-stack/restart-pending/{UNIT}").exists
-    before = pid()
+    before = main_pid(host, UNIT)
     again = run_playbook(converge_playbook, host.backend.host, changed)
     assert again.returncode == 0, again.stdout[-3000:]
-    assert pid() != before
+    assert main_pid(host, UNIT) != before
     assert not host.file(f"/run/monitoring-stack/restart-pending/{UNIT}").exists
-    assert "--persistence.interval=7m" in host.check_output(f"cat /proc/{pid()}/cmdline | tr '\\0' ' '")
+    assert "--persistence.interval=7m" in host.check_output(f"cat /proc/{main_pid(host, UNIT)}/cmdline | tr '\\0' ' '")
     # Back to the scenario's settings (a restart, then nothing pending).
     assert run_playbook(converge_playbook, host.backend.host).returncode == 0
     assert not host.file(f"/run/monitoring-stack/restart-pending/{UNIT}").exists
