@@ -72,6 +72,18 @@ def assert_listens_on_host_address_only(host, port: int) -> None:
     assert not host.socket(f"tcp://127.0.0.1:{port}").is_listening
 
 
+def run_failing_without_change(host, playbook: str | Path, unit: str, files: list[str],
+                               extra_vars: dict) -> str:
+    """Run `playbook` with bad `extra_vars`: the run must fail, and the unit's main PID and
+    the `files` must be as before. Returns the run's output for the caller's message checks."""
+    before = unit_snapshot(host, unit, files)
+    result = run_playbook(playbook, host.backend.host, extra_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert unit_snapshot(host, unit, files) == before
+    return output
+
+
 def assert_enabled_system_service(host, unit: str, user: str) -> None:
     """The unit is running and enabled, its main process runs as `user`, a system account
     without a login shell."""

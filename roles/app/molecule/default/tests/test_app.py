@@ -3,7 +3,7 @@ import re
 import time
 
 import pytest
-from conftest import host_address, run_playbook, security_score, unit_snapshot
+from conftest import host_address, run_failing_without_change, security_score
 
 APP = "monitored-app"
 PUSHER = "monitored-app-pusher"
@@ -85,8 +85,4 @@ def test_units_are_hardened(host, unit):
 ])
 def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, variable):
     files = [f"/etc/systemd/system/{APP}.service", f"/etc/systemd/system/{PUSHER}.timer"]
-    before = unit_snapshot(host, APP, files)
-    result = run_playbook(converge_playbook, host.backend.host, bad_vars)
-    assert result.returncode != 0
-    assert variable in result.stdout + result.stderr
-    assert unit_snapshot(host, APP, files) == before
+    assert variable in run_failing_without_change(host, converge_playbook, APP, files, bad_vars)

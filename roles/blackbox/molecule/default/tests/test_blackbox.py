@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
-                      host_address, main_pid, run_playbook, security_score, unit_snapshot)
+                      host_address, main_pid, run_failing_without_change, run_playbook,
+                      security_score)
 
 UNIT = "blackbox_exporter"
 CONFIG = "/etc/blackbox_exporter/blackbox.yml"
@@ -136,23 +137,16 @@ def test_unit_is_hardened(host):
     ({"blackbox_web_listen_address": "127.0.0.1"}, "blackbox_web_listen_address"),
 ])
 def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, expected):
-    before = unit_snapshot(host, UNIT, FILES)
-    result = run_playbook(converge_playbook, host.backend.host, bad_vars)
-    output = (result.stdout + result.stderr).replace('\\"', '"')
-    assert result.returncode != 0
-    assert expected in output
-    assert unit_snapshot(host, UNIT, FILES) == before
+    output = run_failing_without_change(host, converge_playbook, UNIT, FILES, bad_vars)
+    assert expected in output.replace('\\"', '"')
 
 
 def test_config_rejected_by_config_check_never_goes_live(host, converge_playbook):
     """A module with a known prober but an invalid body passes the role's checks; the binary's
     --config.check (template validate) must keep it from replacing the live config."""
-    before = unit_snapshot(host, UNIT, FILES)
     bad = {**ICMP_RAW, "slow": {"prober": "http", "timeout": "soon"}}
-    result = run_playbook(converge_playbook, host.backend.host, {"blackbox_extra_modules": bad})
-    assert result.returncode != 0
-    assert "config.check" in result.stdout + result.stderr
-    assert unit_snapshot(host, UNIT, FILES) == before
+    output = run_failing_without_change(host, converge_playbook, UNIT, FILES, {"blackbox_extra_modules": bad})
+    assert "config.check" in output
     assert http_code(host, f"http://{listen(host)}/probe?module=slow&target={HTTP}/") == "400"
 
 

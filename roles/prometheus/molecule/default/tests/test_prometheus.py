@@ -9,8 +9,8 @@ import shlex
 import pytest
 import yaml
 from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
-                      changed_count, host_address, main_pid, poll, run_playbook, security_score,
-                      unit_snapshot)
+                      changed_count, host_address, main_pid, poll, run_failing_without_change,
+                      run_playbook, security_score)
 
 UNIT = "prometheus"
 CONFIG = "/etc/prometheus/prometheus.yml"
@@ -151,14 +151,11 @@ def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
 
 def test_invalid_promql_fails_and_keeps_the_running_config(host, converge_playbook):
     custom = [{"name": "broken", "rules": [{"alert": "Broken", "expr": "rate(up[5m]"}]}]
-    before = unit_snapshot(host, UNIT, SNAPSHOT_FILES)
     config_before = api(host, "/api/v1/status/config")["yaml"]
 
-    result = run_playbook(converge_playbook, host.backend.host, {"prometheus_alert_rules_custom": custom})
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    output = run_failing_without_change(host, converge_playbook, UNIT, SNAPSHOT_FILES,
+                                        {"prometheus_alert_rules_custom": custom})
     assert "could not parse expression" in output, output  # promtool's message
-    assert unit_snapshot(host, UNIT, SNAPSHOT_FILES) == before
     assert api(host, "/api/v1/status/config")["yaml"] == config_before
     assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is True
 
@@ -211,11 +208,7 @@ def test_disabled_rule_file_is_removed(host, converge_playbook):
 ], ids=["probe-url-without-scheme", "unknown-module", "tcp-without-port", "duplicate-job", "reserved-job",
         "retention-time", "retention-size", "listen-without-port"])
 def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, expected):
-    before = unit_snapshot(host, UNIT, SNAPSHOT_FILES)
-    result = run_playbook(converge_playbook, host.backend.host, bad_vars)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    output = run_failing_without_change(host, converge_playbook, UNIT, SNAPSHOT_FILES, bad_vars)
     for text in expected:
         assert text in output, output
-    assert changed_count(result.stdout) == 0
-    assert unit_snapshot(host, UNIT, SNAPSHOT_FILES) == before
+    assert changed_count(output) == 0

@@ -3,7 +3,8 @@ import time
 
 import pytest
 from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
-                      host_address, main_pid, run_playbook, security_score, unit_snapshot)
+                      host_address, main_pid, run_failing_without_change, run_playbook,
+                      security_score)
 
 UNIT = "pushgateway"
 
@@ -53,11 +54,7 @@ def test_unit_is_hardened(host):
 ])
 def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, variable):
     files = ["/etc/systemd/system/pushgateway.service", "/usr/local/bin/pushgateway"]
-    before = unit_snapshot(host, UNIT, files)
-    result = run_playbook(converge_playbook, host.backend.host, bad_vars)
-    assert result.returncode != 0
-    assert variable in result.stdout + result.stderr
-    assert unit_snapshot(host, UNIT, files) == before
+    assert variable in run_failing_without_change(host, converge_playbook, UNIT, files, bad_vars)
 
 
 def test_a_restart_that_did_not_end_healthy_is_redone_by_the_next_run(host, converge_playbook):
