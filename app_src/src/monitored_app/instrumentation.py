@@ -66,7 +66,7 @@ class RequestInstrumentation:
         self._log = logger
         self._children: dict[tuple[str, str], RouteChildren] = {}
         self._counters: dict[tuple[str, str, int], Counter] = {}
-        self._in_progress: dict[str, Gauge | None] = {}
+        self._in_progress: dict[str, Gauge] = {}
 
     def init_app(self, app: Flask) -> None:
         app.wsgi_app = self.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
