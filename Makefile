@@ -22,8 +22,8 @@ images:          ## build the systemd base images (debootstrap + docker import)
 cache:           ## fill the artifact cache from Debian's builds of the pinned releases
 	python3 scripts/harness/fill_artifact_cache.py
 
-lab:             ## the whole stack in local containers; prints the URLs
-	scripts/lab.sh up
+lab:             ## the whole stack in local containers, offline; prints the URLs. ONLINE=1: upstream releases + Grafana
+	ONLINE=$(ONLINE) scripts/lab.sh up
 
 lab-down:
 	scripts/lab.sh down

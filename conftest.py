@@ -20,15 +20,78 @@ def role_defaults(role: str) -> dict:
     return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
 
 
+class PlaybookRun:
+    """One ansible-playbook run, read from Ansible's json callback: the exit code, the change
+    count from the recap, and each failed task's own result (its msg, stdout, stderr): never the
+    whole output, where loop labels and task names would match any search."""
+
+    def __init__(self, proc: subprocess.CompletedProcess[str]):
+        self.returncode = proc.returncode
+        self.stdout, self.stderr = proc.stdout, proc.stderr
+        try:
+            self.data = json.loads(proc.stdout[proc.stdout.index("{"):]) if "{" in proc.stdout else {}
+        except ValueError:
+            self.data = {}
+        stats = self.data.get("stats", {})
+        self.changed = sum(s.get("changed", 0) for s in stats.values())
+        self.changed_by_host = {h: s.get("changed", 0) for h, s in stats.items()}
+        self.failures: list[dict] = []
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                for host, res in task.get("hosts", {}).items():
+                    # A looped task fails through its items; the items carry the messages.
+                    for item in [r for r in res.get("results", []) if isinstance(r, dict) and r.get("failed")] or [res]:
+                        if item.get("failed") and not res.get("rescued"):
+                            self.failures.append({"task": task["task"]["name"], "host": host, "msg": str(item.get("msg", "")),
+                                                  "stdout": str(item.get("stdout", "")), "stderr": str(item.get("stderr", ""))})
+        # Names of the tasks that ran (not skipped) on some host.
+        self.tasks_run = [task["task"]["name"] for play in self.data.get("plays", []) for task in play.get("tasks", [])
+                          if any(not r.get("skipped") for r in task.get("hosts", {}).values())]
+        self.changed_tasks = [
+            (task["task"]["name"], host) for play in self.data.get("plays", []) for task in play.get("tasks", [])
+            for host, res in task.get("hosts", {}).items() if res.get("changed")]
+
+    @property
+    def messages(self) -> str:
+        """Every result's own msg (debug output, warnings, failures), one per line."""
+        return "\n".join(str(item["msg"]) for play in self.data.get("plays", []) for task in play.get("tasks", [])
+                         for res in task.get("hosts", {}).values()
+                         for item in ([r for r in res.get("results", []) if isinstance(r, dict)] or [res])
+                         if item.get("msg"))
+
+    @property
+    def failure_text(self) -> str:
+        """The failed tasks' own messages (msg, then the failed command's stderr and stdout)."""
+        return "\n".join("\n".join(filter(None, [f["msg"], f["stderr"], f["stdout"]])) for f in self.failures)
+
+    def __str__(self) -> str:  # for assertion messages
+        return (f"rc={self.returncode} changed={self.changed} changed tasks={self.changed_tasks}\n"
+                f"failures={json.dumps(self.failures, indent=1)[-4000:]}\nstderr={self.stderr[-2000:]}")
+
+
 def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = None,
-                 tags: str | None = None) -> subprocess.CompletedProcess[str]:
+                 tags: str | None = None, check: bool = False) -> PlaybookRun:
     """Run a playbook against the scenario's inventory, as Molecule's converge does."""
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-l", limit, str(playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if tags:
         cmd += ["--tags", tags]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=os.environ.copy())
+    if check:
+        cmd += ["--check", "--diff"]
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
+    return PlaybookRun(subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env))
+
+
+@pytest.fixture(scope="module")
+def one_host():
+    """One host of the scenario (the last by name: Debian 13 in the role scenarios), for checks
+    that do not depend on the platform, such as input validation, which runs on the controller
+    before any host changes. Tests that take `host` run on every platform instead."""
+    import testinfra
+
+    hosts = testinfra.get_hosts(["ansible://all"], ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    return sorted(hosts, key=lambda h: h.backend.host)[-1]
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +136,19 @@ def assert_listens_on_host_address_only(host, port: int) -> None:
 
 
 def run_failing_without_change(host, playbook: str | Path, unit: str, files: list[str],
-                               extra_vars: dict) -> str:
-    """Run `playbook` with bad `extra_vars`: the run must fail, and the unit's main PID and
-    the `files` must be as before. Returns the run's output for the caller's message checks."""
+                               extra_vars: dict, not_reached: str | None = None) -> str:
+    """Run `playbook` with bad `extra_vars`: the run must fail, change nothing (recap), and the
+    unit's main PID and the `files` must be as before; the task named `not_reached`, if given,
+    must not have run. Returns the failed tasks' own messages (PlaybookRun.failure_text) for the
+    caller's checks."""
     before = unit_snapshot(host, unit, files)
     result = run_playbook(playbook, host.backend.host, extra_vars)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
+    assert result.returncode != 0, str(result)
+    assert result.failures, str(result)
+    assert result.changed == 0, str(result)
+    assert not_reached is None or not_reached not in result.tasks_run, str(result)
     assert unit_snapshot(host, unit, files) == before
-    return output
+    return result.failure_text
 
 
 def assert_enabled_system_service(host, unit: str, user: str) -> None:
@@ -103,5 +170,3 @@ def security_score(host, unit: str) -> float:
     return float(match.group(1))
 
 
-def changed_count(output: str) -> int:
-    return sum(int(n) for n in re.findall(r"changed=(\d+)", output))

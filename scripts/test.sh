@@ -60,8 +60,21 @@ else
     fi
     wants "$key" || continue
     export PYTEST_ADDOPTS="--junitxml=$RESULTS/junit/${label//[ \/]/_}.xml"
-    suite "$label" bash -c "cd '$project' && molecule test -s '$scenario'"
-    unset PYTEST_ADDOPTS
+    # A converge that could not do its work (Grafana without its package) writes its reason
+    # here: the scenario then counts as skipped, not passed.
+    export MONITORING_TEST_SKIP_FILE="$RESULTS/skip-${label//[ \/]/_}"
+    t0=$SECONDS
+    log "$label: molecule test -s $scenario"
+    if (cd "$project" && molecule test -s "$scenario"); then
+      if [ -s "$MONITORING_TEST_SKIP_FILE" ]; then
+        record "$label (converge, idempotence)" skip $((SECONDS - t0)) "$(cat "$MONITORING_TEST_SKIP_FILE")"
+      else
+        record "$label" pass $((SECONDS - t0))
+      fi
+    else
+      record "$label" fail $((SECONDS - t0))
+    fi
+    unset PYTEST_ADDOPTS MONITORING_TEST_SKIP_FILE
   done
 fi
 

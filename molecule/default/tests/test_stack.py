@@ -6,13 +6,14 @@ blackbox, grafana), app1 and app2 (app + pusher) with inventories/lab's group_va
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import urllib.parse
 
 import pytest
 import testinfra
-from conftest import REPO, changed_count, host_address, main_pid, run_playbook
+from conftest import REPO, host_address, main_pid, run_playbook
 
 PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
 MONITOR, APP1, APP2 = f"{PREFIX}monitor", f"{PREFIX}app1", f"{PREFIX}app2"
@@ -61,17 +62,37 @@ def test_every_target_is_up(host):
     assert len(app_instances) == 2
 
 
-@pytest.mark.parametrize("expr", [
-    "batch_random_value",
-    # The seeds' rate(app_request_count[1m]) is rate(app_requests_total[1m]) here.
-    "rate(app_requests_total[1m])",
-    "histogram_quantile(0.95, sum(rate(app_request_latency_seconds_bucket[5m])) by (le))",
-    'probe_success{job="blackbox-probes"}',
-    'probe_duration_seconds{job="blackbox-probes"}',
-])
-def test_seed_queries_return_data(host, expr):
-    # Blackbox probes hit app /health every scrape, so the app has traffic to rate().
-    wait_for(lambda: query(host, expr), 90, what=f"data for {expr}")
+def values(result: list) -> list[float]:
+    """The sample values of an instant-vector result, NaN and infinities included."""
+    return [float(series["value"][1]) for series in result]
+
+
+def finite(result: list) -> list:
+    """The series of an instant-vector result whose value is a real number (not NaN, not ±Inf)."""
+    return [series for series in result if math.isfinite(float(series["value"][1]))]
+
+
+# The seed queries, each with what this scenario made happen: the blackbox probes request
+# /health on both app hosts every scrape, and the pusher pushes on its timer.
+SEED_QUERIES = {
+    # The pusher pushed a value in [0, 1).
+    "batch_random_value": lambda r: r and all(0 <= v < 1 for v in values(r)),
+    # The seeds' rate(app_request_count[1m]) is rate(app_requests_total[1m]) here: the probes'
+    # requests to /health on both app hosts.
+    'sum by (instance) (rate(app_requests_total{route="/health"}[1m]))':
+        lambda r: len(r) == 2 and all(v > 0 for v in values(r)),
+    # Those requests took some time: a real, positive latency quantile.
+    "histogram_quantile(0.95, sum(rate(app_request_latency_seconds_bucket[5m])) by (le))":
+        lambda r: finite(r) and all(v > 0 for v in values(finite(r))),
+    # The probes of both app hosts' /health succeeded.
+    'probe_success{job="blackbox-probes", service="app"}': lambda r: len(r) == 2 and values(r) == [1.0, 1.0],
+    'probe_duration_seconds{job="blackbox-probes", service="app"}': lambda r: len(r) == 2 and all(v > 0 for v in values(r)),
+}
+
+
+@pytest.mark.parametrize("expr", list(SEED_QUERIES))
+def test_seed_queries_return_what_the_scenario_caused(host, expr):
+    wait_for(lambda: (lambda r: r if SEED_QUERIES[expr](r) else None)(query(host, expr)), 90, what=f"the expected data for {expr}")
 
 
 def test_batch_job_pushes_through_the_gateway_with_honor_labels(host):
@@ -109,14 +130,46 @@ def test_adding_a_probe_target_needs_no_restart(host):
     new = {"url": f"http://{APP1}:8000/ready", "module": "http_2xx", "labels": {"added": "by-test"}}
     result = run_playbook(REPO / "playbooks/site.yml", "all", {"prometheus_probe_targets": targets + [new]},
                           tags="prometheus_targets")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert changed_count(result.stdout) >= 1
+    assert result.returncode == 0, str(result)
+    assert result.changed_tasks == [("Write the file_sd target files (app hosts, blackbox probes)", MONITOR)], str(result)
 
     def appeared():
         return [t for t in prom(host, "/api/v1/targets")["data"]["activeTargets"]
                 if t["labels"].get("added") == "by-test"]
     wait_for(appeared, 60, what="the new probe target in /api/v1/targets")
     assert main_pids(host) == before
+
+
+PROBES = "/etc/prometheus/file_sd/probes.yml"
+
+
+def test_dry_run_of_the_converged_stack_changes_nothing(host):
+    """`site.yml --check --diff` on the converged stack: exit 0, nothing to change anywhere."""
+    hosts = [host, other(APP1), other(APP2)]
+    pids = [main_pids(host), main_pid(hosts[1], "monitored-app"), main_pid(hosts[2], "monitored-app")]
+    result = run_playbook(REPO / "playbooks/site.yml", "all", check=True)
+    assert result.returncode == 0, str(result)
+    assert result.changed_by_host == {MONITOR: 0, APP1: 0, APP2: 0}, str(result)
+    assert [main_pids(host), main_pid(hosts[1], "monitored-app"), main_pid(hosts[2], "monitored-app")] == pids
+
+
+def test_dry_run_shows_the_diff_of_a_changed_probe_target_and_changes_nothing(host):
+    targets = host.ansible.get_variables().get("prometheus_probe_targets") or []
+    new = {"url": f"http://{APP2}:8000/ready", "module": "http_2xx", "labels": {"added": "by-dry-run"}}
+    before = host.file(PROBES).sha256sum, main_pids(host)
+    result = run_playbook(REPO / "playbooks/site.yml", "all", {"prometheus_probe_targets": targets + [new]}, check=True)
+    assert result.returncode == 0, str(result)
+    assert result.changed_tasks == [("Write the file_sd target files (app hosts, blackbox probes)", MONITOR)], str(result)
+    diffs = [d for play in result.data["plays"] for task in play["tasks"] for res in task["hosts"].values()
+             for item in res.get("results", [res]) for d in ([item.get("diff")] if isinstance(item.get("diff"), dict)
+                                                             else item.get("diff") or []) if item.get("changed")]
+    assert [d.get("after_header") for d in diffs] == [PROBES], diffs
+    assert f"http://{APP2}:8000/ready" in diffs[0]["after"] and "by-dry-run" in diffs[0]["after"]
+    assert (host.file(PROBES).sha256sum, main_pids(host)) == before
+    # No secret of the lab in what a dry run prints.
+    password_file = os.path.join(os.environ.get("MONITORING_STACK_CACHE", ""), "lab-grafana-admin-password")
+    if os.path.exists(password_file):
+        assert open(password_file).read().strip() not in result.stdout
 
 
 # --- Grafana dashboards: every panel query returns data from this live Prometheus ----------
@@ -144,4 +197,6 @@ def test_dashboard_query_returns_data(host, benchmark_traffic, panel):
     for metric, reason in NO_DATA_IN_LAB.items():
         if metric in panel.promql:
             pytest.skip(f"{panel.dashboard} / {panel.panel}: {reason}")
-    wait_for(lambda: query(host, panel.promql), 90, 5, f"data for {panel.dashboard} / {panel.panel}: {panel.promql}")
+    # A real number, not only a series: NaN (0/0 of an idle rate) would pass "has data".
+    wait_for(lambda: finite(query(host, panel.promql)), 90, 5,
+             f"a finite value for {panel.dashboard} / {panel.panel}: {panel.promql}")

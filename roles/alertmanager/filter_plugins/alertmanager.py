@@ -6,6 +6,8 @@ settings: those may hold secrets.
 """
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
@@ -94,9 +96,20 @@ def route_errors(route, receivers, time_intervals=(), routes_var: str = "alertma
     return errors
 
 
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+
+
+def duration_errors(durations: dict) -> list[str]:
+    """{variable name: value} -> one message per value that is not a duration like 30s or 4h."""
+    return [f"{name} must be a duration like 30s, 5m or 4h, got {json.dumps(value, default=str)}."
+            for name, value in (durations or {}).items()
+            if not (isinstance(value, str) and _DURATION.match(value))]
+
+
 class FilterModule:
     def filters(self):
         return {
+            "alertmanager_duration_errors": duration_errors,
             "alertmanager_receiver_errors": receiver_errors,
             "alertmanager_route_errors": route_errors,
         }

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 
 try:
     import bcrypt
@@ -69,10 +71,32 @@ def listen_url(listen_address: str, tls: bool = False) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
+_LISTEN_ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]*):([0-9]{1,5})$")
+
+
+def listen_address_errors(addresses: dict) -> list[str]:
+    """{variable name: "host:port"} -> one message per value that is not host:port with a port
+    in 1-65535 (host may be empty or [IPv6]), naming the variable."""
+    errors = []
+    for name, value in (addresses or {}).items():
+        match = _LISTEN_ADDRESS.match(value) if isinstance(value, str) else None
+        if not match or not 1 <= int(match.group(2)) <= 65535:
+            errors.append(f'{name} must be "host:port" (port 1-65535, host may be empty or [IPv6]), '
+                          f"got {json.dumps(value, default=str)}.")
+    return errors
+
+
+def input_errors(checks: list) -> list[str]:
+    """[{ok: bool, msg: str}, ...] -> the messages of the checks that are not ok."""
+    return [str(check["msg"]) for check in checks or [] if not check["ok"]]
+
+
 class FilterModule:
     def filters(self):
         return {
             "flags_to_args": flags_to_args,
             "hash_basic_auth_users": hash_basic_auth_users,
+            "input_errors": input_errors,
+            "listen_address_errors": listen_address_errors,
             "listen_url": listen_url,
         }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -129,9 +130,18 @@ def scrape_job_errors(extra_jobs, reserved) -> list[str]:
     return errors
 
 
+def global_duration_errors(global_config, duration_re: str) -> list[str]:
+    """One message per interval/timeout of prometheus_global that is not a Prometheus duration."""
+    pattern = re.compile(duration_re)
+    return [f"prometheus_global.{key} must be a Prometheus duration like 15s or 1m, got {json.dumps(value, default=str)}."
+            for key, value in (global_config or {}).items()
+            if re.search(r"(interval|timeout)$", str(key)) and not (str(value) and pattern.match(str(value)))]
+
+
 class FilterModule:
     def filters(self):
         return {
+            "prometheus_global_duration_errors": global_duration_errors,
             "prometheus_host_targets": host_targets,
             "prometheus_probe_target_errors": probe_target_errors,
             "prometheus_probe_file_sd": probe_file_sd,

@@ -83,6 +83,6 @@ def test_units_are_hardened(host, unit):
     ({"app_pusher_interval": "soon"}, "app_pusher_interval"),
     ({"app_listen_address": "127.0.0.1"}, "app_listen_address"),
 ])
-def test_bad_input_fails_before_any_change(host, converge_playbook, bad_vars, variable):
+def test_bad_input_fails_before_any_change(one_host, converge_playbook, bad_vars, variable):
     files = [f"/etc/systemd/system/{APP}.service", f"/etc/systemd/system/{PUSHER}.timer"]
-    assert variable in run_failing_without_change(host, converge_playbook, APP, files, bad_vars)
+    assert variable in run_failing_without_change(one_host, converge_playbook, APP, files, bad_vars)

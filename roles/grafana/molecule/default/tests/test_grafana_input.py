@@ -40,7 +40,9 @@ def snapshot(host) -> dict[str, str]:
 
 
 def output(result) -> str:
-    return result.stdout + result.stderr
+    """What the tasks themselves said: failure messages with the failed commands' output, and
+    the messages of debug/warning tasks (not task names or loop labels)."""
+    return result.failure_text + "\n" + result.messages
 
 
 @pytest.mark.parametrize("password, expected", [
@@ -56,7 +58,7 @@ def test_weak_admin_password_fails_before_any_change(host, converge_playbook, pa
     assert result.returncode != 0
     assert "grafana_admin_password" in output(result) and expected in output(result), output(result)[-3000:]
     if len(password) >= 6:
-        assert password not in output(result), "the rejected password was printed"
+        assert password not in result.stdout + result.stderr, "the rejected password was printed"
     assert snapshot(host) == before
 
 
@@ -101,9 +103,23 @@ def test_duplicate_dashboard_uid_fails(host, converge_playbook, tmp_path):
     assert snapshot(host) == before
 
 
-def unavailable_vars(tmp_path, skip: bool) -> dict:
+def unavailable_vars(tmp_path, skip: bool, offline: bool = False) -> dict:
+    # Online (the scenarios are offline otherwise), the download is tried on a closed loopback port.
     return {"grafana_cache_dir": str(tmp_path / "empty-cache"), "grafana_deb_url": UNREACHABLE,
-            "grafana_skip_if_unavailable": skip}
+            "grafana_skip_if_unavailable": skip, "grafana_offline": offline}
+
+
+def test_offline_missing_package_fails_naming_the_file_and_tries_no_download(host, converge_playbook, tmp_path):
+    before = snapshot(host)
+    result = run_playbook(converge_playbook, host.backend.host, unavailable_vars(tmp_path, skip=False, offline=True))
+    assert result.returncode != 0, str(result)
+    text = " ".join(result.failure_text.split())
+    version = role_defaults("grafana")["grafana_version"]
+    # Names the directory and the file to put there; the download was never tried.
+    assert "offline" in text and f"{tmp_path / 'empty-cache'}/grafana/{version}/" in text, text
+    assert f"put grafana_{version}_" in text and "_linux_amd64.deb" in text, text
+    assert "Check that the Grafana package can be downloaded (skipped when cached)" not in result.tasks_run
+    assert snapshot(host) == before
 
 
 def test_unavailable_package_fails_clearly(host, converge_playbook, tmp_path):
