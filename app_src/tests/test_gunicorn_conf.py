@@ -84,10 +84,36 @@ def test_on_starting_creates_missing_dir(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert target.is_dir()
 
 
-def test_hooks_without_multiproc_dir_are_noops(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf = _load(monkeypatch)
-    conf.on_starting(_server())
-    conf.child_exit(_server(), SimpleNamespace(pid=12345))
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"PROMETHEUS_MULTIPROC_DIR": ""}, {"PROMETHEUS_MULTIPROC_DIR": "  "}],
+    ids=["unset", "empty", "blank"],
+)
+def test_hooks_without_multiproc_dir_are_noops(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    env: dict[str, str],
+) -> None:
+    conf = _load(monkeypatch, **env)
+    # Metric files in the working directory: a hook that fell back to "." (what
+    # Path("") means) or any other default would delete or add files here.
+    monkeypatch.chdir(tmp_path)
+    files = ["counter_12345.db", "gauge_livesum_12345.db", "histogram_1.db"]
+    for name in files:
+        (tmp_path / name).write_bytes(b"x")
+    dead: list[object] = []
+    monkeypatch.setattr(
+        conf.multiprocess, "mark_process_dead", lambda *args, **kwargs: dead.append(args)
+    )
+
+    with caplog.at_level(logging.DEBUG):
+        conf.on_starting(_server())
+        conf.child_exit(_server(), SimpleNamespace(pid=12345))
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
+    assert dead == []  # no worker is marked dead anywhere
+    assert caplog.records == []  # no "cleared N metric files in ..." either
 
 
 def test_child_exit_marks_process_dead(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
