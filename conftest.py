@@ -38,10 +38,13 @@ class PlaybookRun:
         self.failures: list[dict] = []
         for play in self.data.get("plays", []):
             for task in play.get("tasks", []):
+                # The json callback names tasks "role : task"; keep the task's own name.
+                task["task"]["name"] = task["task"]["name"].split(" : ", 1)[-1]
                 for host, res in task.get("hosts", {}).items():
                     # A looped task fails through its items; the items carry the messages.
                     for item in [r for r in res.get("results", []) if isinstance(r, dict) and r.get("failed")] or [res]:
-                        if item.get("failed") and not res.get("rescued"):
+                        # A failure a rescue block handled says nothing (msg empty, output hidden).
+                        if item.get("failed") and (item.get("msg") or item.get("stderr") or item.get("stdout")):
                             self.failures.append({"task": task["task"]["name"], "host": host, "msg": str(item.get("msg", "")),
                                                   "stdout": str(item.get("stdout", "")), "stderr": str(item.get("stderr", ""))})
         # Names of the tasks that ran (not skipped) on some host.

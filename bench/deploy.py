@@ -36,7 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "bench-"
@@ -48,14 +50,17 @@ SYSTEMD_RUN = ["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined",
                "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp"]
 
 
-def run(cmd: list[str], env: dict | None = None, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     if check and result.returncode != 0:
-        sys.exit(f"bench: {' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        sys.exit(f"bench: {' '.join(cmd)} failed ({result.returncode}):\n"
+                 f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
 
 
-def playbook(repo: Path, inventory: list[str], play: str, env: dict, extra: list[str] | None = None) -> dict:
+def playbook(repo: Path, inventory: list[str], play: str, env: dict[str, str],
+             extra: list[str] | None = None) -> dict[str, Any]:
     """Run one playbook with the json callback; wall time, task count, ok/changed totals."""
     env = {**env, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_ROLES_PATH": str(repo / "roles"),
            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
@@ -83,7 +88,7 @@ def playbook(repo: Path, inventory: list[str], play: str, env: dict, extra: list
             "changed_by_host": {h: s["changed"] for h, s in stats.items() if s["changed"]}}
 
 
-def molecule_env(repo: Path) -> dict:
+def molecule_env(repo: Path) -> dict[str, str]:
     env = os.environ.copy()
     env.update({"MOLECULE_INSTANCE_PREFIX": PREFIX, "PATH": f"{repo / '.venv/bin'}:{env['PATH']}"})
     for name in ["PROMETHEUS", "ALERTMANAGER", "PUSHGATEWAY", "BLACKBOX", "GRAFANA", "APP"]:
@@ -91,7 +96,7 @@ def molecule_env(repo: Path) -> dict:
     return env
 
 
-def bench_lab(repo: Path) -> dict:
+def bench_lab(repo: Path) -> dict[str, Any]:
     env = molecule_env(repo)
     run(["molecule", "destroy", "-s", "default"], env=env, cwd=repo)
     try:
@@ -110,7 +115,7 @@ def bench_lab(repo: Path) -> dict:
 MITOGEN: Path | None = None
 
 
-def mitogen_env(env: dict) -> dict:
+def mitogen_env(env: dict[str, str]) -> dict[str, str]:
     """Mitogen as the strategy (opt-in): its strategy plugins and its own docker transport."""
     if not MITOGEN:
         return env
@@ -120,12 +125,13 @@ def mitogen_env(env: dict) -> dict:
 
 def write_one_host_inventory(tmp: Path, apps: int = 0, probes: int = 0) -> Path:
     """The one-host inventory; with apps/probes, the scale run's fake hosts and targets."""
-    inv = {
+    inv: dict[str, Any] = {
         "all": {
             # Mitogen redirects the short name "docker" (community.docker.docker) to its own.
-            "vars": {"ansible_connection": "docker" if MITOGEN else "community.docker.docker", "monitoring_offline": True,
-                     "ansible_python_interpreter": "/usr/bin/python3"},
-            "children": {g: {"hosts": {ONE_HOST: None}} for g in ["prometheus", "alertmanager", "pushgateway", "blackbox"]},
+            "vars": {"ansible_connection": "docker" if MITOGEN else "community.docker.docker",
+                     "monitoring_offline": True, "ansible_python_interpreter": "/usr/bin/python3"},
+            "children": {g: {"hosts": {ONE_HOST: None}}
+                         for g in ["prometheus", "alertmanager", "pushgateway", "blackbox"]},
         }
     }
     if apps:
@@ -142,7 +148,8 @@ def write_one_host_inventory(tmp: Path, apps: int = 0, probes: int = 0) -> Path:
              for i in range(probes // 2)]
             + [{"url": f"127.0.0.1:{10000 + i}", "module": "tcp_connect"} for i in range(probes - probes // 2)]
             if probes else
-            [{"url": "http://127.0.0.1:9090/-/healthy", "module": "http_2xx"}, {"url": "127.0.0.1:9093", "module": "tcp_connect"}]),
+            [{"url": "http://127.0.0.1:9090/-/healthy", "module": "http_2xx"},
+             {"url": "127.0.0.1:9093", "module": "tcp_connect"}]),
     }
     path = tmp / f"inventory-{apps}-{probes}"
     path.mkdir(exist_ok=True)
@@ -156,7 +163,7 @@ def docker_exec(*cmd: str) -> str:
     return run(["docker", "exec", ONE_HOST, *cmd]).stdout
 
 
-def listed_targets(apps: int, probes: int, timeout: float = 120) -> dict:
+def listed_targets(apps: int, probes: int, timeout: float = 120) -> dict[str, int]:
     """Active targets per job in Prometheus' API, once the app and probe counts are all there
     (file_sd changes are picked up within seconds), or what was listed at the timeout."""
     address = docker_exec("hostname", "-I").split()[0]
@@ -171,13 +178,13 @@ def listed_targets(apps: int, probes: int, timeout: float = 120) -> dict:
         time.sleep(2)
 
 
-def bench_one_host(repo: Path, tmp: Path, with_scale: bool) -> dict:
+def bench_one_host(repo: Path, tmp: Path, with_scale: bool) -> dict[str, Any]:
     env = mitogen_env(os.environ.copy())
     env.pop("ANSIBLE_CONFIG", None)
     run(["docker", "rm", "-f", ONE_HOST], check=False)
     run(["docker", "run", "-d", "--name", ONE_HOST, "--hostname", ONE_HOST, *SYSTEMD_RUN,
          "monitoring-stack/debian:13", "/lib/systemd/systemd"])
-    out: dict = {}
+    out: dict[str, Any] = {}
     try:
         inv = str(write_one_host_inventory(tmp))
         cache = os.environ.get("MONITORING_STACK_CACHE") or str(Path.home() / ".cache/monitoring-stack")
@@ -197,8 +204,8 @@ def bench_one_host(repo: Path, tmp: Path, with_scale: bool) -> dict:
                 again = playbook(repo, [inv_n], "playbooks/prometheus.yml", env)
                 sizes = {f: int(docker_exec("stat", "-c", "%s", f"/etc/prometheus/{f}"))
                          for f in ["prometheus.yml", "file_sd/app.yml", "file_sd/probes.yml"]}
-                check = run(["docker", "exec", ONE_HOST, "promtool", "check", "config", "/etc/prometheus/prometheus.yml"],
-                            check=False)
+                check = run(["docker", "exec", ONE_HOST, "promtool", "check", "config",
+                             "/etc/prometheus/prometheus.yml"], check=False)
                 out["scale"].append({"apps": apps, "probes": probes, "apply": apply, "rerun": again,
                                      "bytes": sizes, "promtool_check_config": check.returncode == 0,
                                      "targets_listed": listed_targets(apps, probes)})
@@ -207,10 +214,10 @@ def bench_one_host(repo: Path, tmp: Path, with_scale: bool) -> dict:
     return out
 
 
-def table(results: dict) -> str:
+def table(results: dict[str, Any]) -> str:
     rows = ["| run | wall s | tasks run | ok | changed |", "|---|---:|---:|---:|---:|"]
 
-    def row(name, r):
+    def row(name: str, r: Mapping[str, Any]) -> None:
         rows.append(f"| {name} | {r['wall_s']} | {r['tasks_run']} | {r['ok']} | {r['changed']} |")
     for key, label in [("lab", "lab (3 hosts)"), ("onehost", "one host, 4 components")]:
         if key in results:
@@ -220,14 +227,15 @@ def table(results: dict) -> str:
             rows.append(f"| {label}: re-run / fresh | {share:.0%} | | | |")
     scale = results.get("onehost", {}).get("scale")
     if scale:
-        rows += ["", "| app hosts | probe targets | apply s | re-run s | re-run vs smallest | prometheus.yml | app.yml | probes.yml "
-                 "| promtool check config | targets in /api/v1/targets (app, probes) |",
+        rows += ["", "| app hosts | probe targets | apply s | re-run s | re-run vs smallest | prometheus.yml "
+                 "| app.yml | probes.yml | promtool check config | targets in /api/v1/targets (app, probes) |",
                  "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
         base = scale[0]["rerun"]["wall_s"]
         for s in scale:
             b = s["bytes"]
             rows.append(f"| {s['apps']} | {s['probes']} | {s['apply']['wall_s']} | {s['rerun']['wall_s']} | "
-                        f"{s['rerun']['wall_s'] / base:.2f}x | {b['prometheus.yml']:,} B | {b['file_sd/app.yml']:,} B | "
+                        f"{s['rerun']['wall_s'] / base:.2f}x | {b['prometheus.yml']:,} B | "
+                        f"{b['file_sd/app.yml']:,} B | "
                         f"{b['file_sd/probes.yml']:,} B | {'passes' if s['promtool_check_config'] else 'FAILS'} | "
                         f"{s['targets_listed']['app']:,}, {s['targets_listed']['blackbox-probes']:,} |")
     return "\n".join(rows)
@@ -245,10 +253,12 @@ def main() -> int:
     MITOGEN = args.mitogen
     repo = args.repo.resolve()
     only = set(args.only.split(","))
-    results: dict = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
-                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                     "revision": run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], check=False).stdout.strip(),
-                     "options": {"mitogen": bool(args.mitogen), "pipelining": os.environ.get("ANSIBLE_PIPELINING", "ansible.cfg")}}
+    revision = run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], check=False).stdout.strip()
+    results: dict[str, Any] = {
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "revision": revision,
+        "options": {"mitogen": bool(args.mitogen), "pipelining": os.environ.get("ANSIBLE_PIPELINING", "ansible.cfg")}}
     with tempfile.TemporaryDirectory(prefix="bench-deploy.") as tmp:
         if "lab" in only:
             results["lab"] = bench_lab(repo)

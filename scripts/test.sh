@@ -39,6 +39,8 @@ else
   if wants lint; then
     suite yamllint yamllint --strict .
     suite ansible-lint ansible-lint --profile production --offline
+    suite ruff ruff check .
+    suite mypy mypy app_src/src bench scripts roles/*/filter_plugins
   fi
   if wants unit; then
     log "unit: pytest tests app_src/tests"

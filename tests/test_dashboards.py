@@ -22,7 +22,6 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dashboards  # noqa: E402  (tests/ is not a package)
 
-
 # The four dashboards the role ships, by file name and fixed uid (other roles and docs link them).
 SHIPPED = {
     "app.json": "monitoring-app",

@@ -63,7 +63,8 @@ def fetch(url: str) -> bytes:
     for _ in range(3):
         try:
             with urllib.request.urlopen(url, timeout=120) as resp:
-                return resp.read()
+                data: bytes = resp.read()
+                return data
         except OSError as exc:  # retry transient mirror errors
             last = exc
     raise SystemExit(f"fill-cache: cannot fetch {url}: {last}")
@@ -146,9 +147,9 @@ def build(name: str, arch: str, cache: Path, index: dict[str, dict[str, str]]) -
         archive.write_bytes(data)
         (dest / "sha256sums.txt").write_text(f"{sha256(data)}  {archive.name}\n")
         for rel in data_files:
-            target = cache / "debian-data" / name / Path(rel).name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(root / rel, target)
+            data_file = cache / "debian-data" / name / Path(rel).name
+            data_file.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / rel, data_file)
     print(f"fill-cache: wrote {archive}")
 
 

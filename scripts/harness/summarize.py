@@ -24,7 +24,8 @@ for xml in sorted((results / "junit").glob("*.xml")):
             print(f"FAIL  {xml.stem}: {case.get('classname')}::{case.get('name')}")
         elif "skipped" in outcome:
             skipped += 1
-            reason = case.find("skipped").get("message", "")
+            skip = case.find("skipped")  # there: "skipped" is in outcome
+            reason = skip.get("message", "") if skip is not None else ""
             print(f"SKIP  {xml.stem}: {case.get('name')} - {reason}")
         else:
             passed += 1

@@ -7,6 +7,7 @@ running service untouched.
 from __future__ import annotations
 
 import pytest
+
 from conftest import REPO, run_playbook, unit_snapshot
 from test_stack import APP1, MONITOR, other
 
@@ -48,6 +49,30 @@ CASES = [
     ("missing-grafana-password", "grafana", {"grafana_admin_password": ""}, "grafana_admin_password"),
     ("app-workers-zero", "app", {"app_workers": 0}, "app_workers"),
     ("pusher-interval-not-a-timespan", "app", {"app_pusher_interval": "every minute"}, "app_pusher_interval"),
+    # Named after the variable the user set, not the value derived from it (app_listen_address,
+    # the rendered rule file).
+    ("app-port-out-of-range", "app", {"app_port": 70000}, "app_port"),
+    ("alert-for-not-a-duration", "prometheus", {"prometheus_alert_app_down_for": "soon"}, "prometheus_alert_app_down_for"),
+    ("alert-threshold-not-a-number", "prometheus", {"prometheus_alert_error_ratio_threshold": "lots"},
+     "prometheus_alert_error_ratio_threshold"),
+    ("scrape-interval-not-a-duration", "prometheus", {"prometheus_global": {"scrape_interval": "often"}},
+     "prometheus_global.scrape_interval"),
+    ("probe-label-name", "prometheus",
+     {"prometheus_probe_targets": [{"url": "http://app1:8000/", "module": "http_2xx", "labels": {"bad-name": "x"}}]},
+     "'bad-name' is not a valid Prometheus label name"),
+    ("retention-size", "prometheus", {"prometheus_storage_retention_size": "lots"}, "prometheus_storage_retention_size"),
+    ("unknown-disabled-rule-file", "prometheus", {"prometheus_alert_rules_disabled": ["nosuch"]},
+     "prometheus_alert_rules_disabled"),
+    ("persistence-interval", "pushgateway", {"pushgateway_persistence_interval": "soon"}, "pushgateway_persistence_interval"),
+    ("blackbox-listen-port", "blackbox", {"blackbox_web_listen_address": ":99999"}, "blackbox_web_listen_address"),
+    ("alertmanager-external-url", "alertmanager", {"alertmanager_web_external_url": "alertmanager.internal"},
+     "alertmanager_web_external_url"),
+    ("duplicate-receiver", "alertmanager", {"alertmanager_receivers": [{"name": "lab-webhook"}, {"name": "lab-webhook"}]},
+     "alertmanager_receivers[1]"),
+    ("app-threads-zero", "app", {"app_threads": 0}, "app_threads"),
+    ("pusher-gateway-url", "app", {"app_pusher_gateway_url": "ftp://127.0.0.1/"}, "app_pusher_gateway_url"),
+    ("app-version-mismatch", "app", {"app_version": "9.9.9"}, "app_version"),
+    ("grafana-port", "grafana", {"grafana_http_port": 70000}, "grafana_http_port"),
 ]
 
 

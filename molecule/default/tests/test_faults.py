@@ -9,6 +9,7 @@ import re
 import time
 
 import pytest
+
 from conftest import REPO, host_address, main_pid, run_playbook
 from test_stack import APP1, MONITOR, other, prom, query, wait_for
 

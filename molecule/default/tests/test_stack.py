@@ -13,6 +13,7 @@ import urllib.parse
 
 import pytest
 import testinfra
+
 from conftest import REPO, host_address, main_pid, run_playbook
 
 PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
@@ -128,16 +129,22 @@ def test_adding_a_probe_target_needs_no_restart(host):
     before = main_pids(host)
     targets = host.ansible.get_variables().get("prometheus_probe_targets") or []
     new = {"url": f"http://{APP1}:8000/ready", "module": "http_2xx", "labels": {"added": "by-test"}}
-    result = run_playbook(REPO / "playbooks/site.yml", "all", {"prometheus_probe_targets": targets + [new]},
-                          tags="prometheus_targets")
-    assert result.returncode == 0, str(result)
-    assert result.changed_tasks == [("Write the file_sd target files (app hosts, blackbox probes)", MONITOR)], str(result)
+    try:
+        result = run_playbook(REPO / "playbooks/site.yml", "all", {"prometheus_probe_targets": targets + [new]},
+                              tags="prometheus_targets")
+        assert result.returncode == 0, str(result)
+        assert result.changed_tasks == [("Write the file_sd target files (app hosts, blackbox probes)", MONITOR)], \
+            str(result)
 
-    def appeared():
-        return [t for t in prom(host, "/api/v1/targets")["data"]["activeTargets"]
-                if t["labels"].get("added") == "by-test"]
-    wait_for(appeared, 60, what="the new probe target in /api/v1/targets")
-    assert main_pids(host) == before
+        def appeared():
+            return [t for t in prom(host, "/api/v1/targets")["data"]["activeTargets"]
+                    if t["labels"].get("added") == "by-test"]
+        wait_for(appeared, 60, what="the new probe target in /api/v1/targets")
+        assert main_pids(host) == before
+    finally:
+        # Back to the inventory's targets: later tests start from the converged stack.
+        restore = run_playbook(REPO / "playbooks/site.yml", "all", tags="prometheus_targets")
+    assert restore.returncode == 0 and restore.changed == 1, str(restore)
 
 
 PROBES = "/etc/prometheus/file_sd/probes.yml"

@@ -8,26 +8,28 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeGuard
 
 from ansible.errors import AnsibleFilterError
 
 
-def _is_list(value) -> bool:
+def _is_list(value: object) -> TypeGuard[Sequence[Any]]:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
-def _names(items, what: str) -> list[str]:
+def _names(items: object, what: str) -> list[str]:
     if not _is_list(items):
         raise AnsibleFilterError(f"{what} must be a list")
     return [str(item["name"]) for item in items if isinstance(item, Mapping) and item.get("name")]
 
 
-def receiver_errors(receivers, variable: str = "alertmanager_receivers") -> list[str]:
+def receiver_errors(receivers: object, variable: str = "alertmanager_receivers") -> list[str]:
     """Every receiver is a mapping with a non-empty name, and names are unique."""
     if not _is_list(receivers):
         return [f"{variable} must be a list of receivers, got {type(receivers).__name__}"]
-    errors, seen = [], {}
+    errors: list[str] = []
+    seen: dict[str, int] = {}
     for index, receiver in enumerate(receivers):
         entry = f"{variable}[{index}]"
         if not isinstance(receiver, Mapping):
@@ -38,13 +40,14 @@ def receiver_errors(receivers, variable: str = "alertmanager_receivers") -> list
             errors.append(f"{entry} has no name (every receiver needs a unique, non-empty name)")
             continue
         if name in seen:
-            errors.append(f"{entry}: receiver name {name!r} is already used by {variable}[{seen[name]}]; names must be unique")
+            errors.append(f"{entry}: receiver name {name!r} is already used by {variable}[{seen[name]}]; "
+                          "names must be unique")
         else:
             seen[name] = index
     return errors
 
 
-def route_errors(route, receivers, time_intervals=(), routes_var: str = "alertmanager_routes",
+def route_errors(route: object, receivers: object, time_intervals: object = (), routes_var: str = "alertmanager_routes",
                  receiver_var: str = "alertmanager_route.receiver") -> list[str]:
     """Walk the route tree recursively: every referenced receiver / time interval exists.
 
@@ -57,12 +60,12 @@ def route_errors(route, receivers, time_intervals=(), routes_var: str = "alertma
     defined = ", ".join(sorted(receiver_names)) or "none"
     errors: list[str] = []
 
-    def check_receiver(receiver, where: str) -> None:
+    def check_receiver(receiver: object, where: str) -> None:
         if str(receiver) not in receiver_names:
             errors.append(f"{where} references receiver {str(receiver)!r}, which is not defined in "
                           f"alertmanager_receivers (defined: {defined})")
 
-    def walk(children, path: str) -> None:
+    def walk(children: object, path: str) -> None:
         if not _is_list(children):
             errors.append(f"{path} must be a list of routes")
             return
@@ -99,7 +102,7 @@ def route_errors(route, receivers, time_intervals=(), routes_var: str = "alertma
 _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 
-def duration_errors(durations: dict) -> list[str]:
+def duration_errors(durations: Mapping[str, Any] | None) -> list[str]:
     """{variable name: value} -> one message per value that is not a duration like 30s or 4h."""
     return [f"{name} must be a duration like 30s, 5m or 4h, got {json.dumps(value, default=str)}."
             for name, value in (durations or {}).items()
@@ -107,7 +110,7 @@ def duration_errors(durations: dict) -> list[str]:
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "alertmanager_duration_errors": duration_errors,
             "alertmanager_receiver_errors": receiver_errors,

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
-def blackbox_module_errors(modules: dict, probers: list[str]) -> list[str]:
+def blackbox_module_errors(modules: Mapping[str, Any] | None, probers: list[str]) -> list[str]:
     """One message per module without a known prober, naming the module and the variables."""
-    errors = []
+    errors: list[str] = []
     for name, module in (modules or {}).items():
         prober = module.get("prober") if isinstance(module, dict) else None
         if prober not in probers:
@@ -17,5 +19,5 @@ def blackbox_module_errors(modules: dict, probers: list[str]) -> list[str]:
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {"blackbox_module_errors": blackbox_module_errors}

@@ -4,6 +4,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Container, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
@@ -21,9 +23,10 @@ def _is_ipv6(text: str) -> bool:
     return True
 
 
-def host_targets(hosts, hostvars, port_var: str, default_port: int) -> list[str]:
+def host_targets(hosts: Iterable[str] | None, hostvars: Mapping[str, Mapping[str, Any]], port_var: str,
+                 default_port: int) -> list[str]:
     """["web1", ...] -> ["<ansible_host or name>:<hostvars[h][port_var] or default_port>", ...]."""
-    targets = []
+    targets: list[str] = []
     for name in hosts or []:
         host_vars = hostvars[name]
         address = str(host_vars.get("ansible_host", name))
@@ -33,7 +36,7 @@ def host_targets(hosts, hostvars, port_var: str, default_port: int) -> list[str]
     return targets
 
 
-def _probe_target_error(target: dict, modules: list[str]) -> str | None:
+def _probe_target_error(target: object, modules: list[str]) -> str | None:
     """Why one probe target is unusable, or None."""
     if not isinstance(target, dict):
         return "must be a mapping {url, module, labels}"
@@ -77,11 +80,12 @@ def _probe_target_error(target: dict, modules: list[str]) -> str | None:
     return None
 
 
-def probe_target_errors(targets, modules) -> list[str]:
+def probe_target_errors(targets: object, modules: Iterable[str]) -> list[str]:
     """One message per unusable entry of prometheus_probe_targets, naming the entry."""
     if not isinstance(targets, list):
         return ["prometheus_probe_targets must be a list of {url, module, labels}"]
-    errors, seen = [], {}
+    errors: list[str] = []
+    seen: dict[tuple[Any, Any], int] = {}
     for index, target in enumerate(targets):
         error = _probe_target_error(target, list(modules))
         where = f"prometheus_probe_targets[{index}]"
@@ -95,15 +99,15 @@ def probe_target_errors(targets, modules) -> list[str]:
     return errors
 
 
-def _describe(target) -> str:
+def _describe(target: object) -> str:
     if isinstance(target, dict):
         return f"(url {target.get('url')!r}, module {target.get('module')!r})"
     return f"({target!r})"
 
 
-def probe_file_sd(targets) -> list[dict]:
+def probe_file_sd(targets: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
     """prometheus_probe_targets -> file_sd target groups; the module travels as __param_module."""
-    groups = []
+    groups: list[dict[str, Any]] = []
     for target in targets or []:
         labels = {"__param_module": target["module"]}
         labels.update({key: str(value) for key, value in (target.get("labels") or {}).items()})
@@ -111,11 +115,12 @@ def probe_file_sd(targets) -> list[dict]:
     return groups
 
 
-def scrape_job_errors(extra_jobs, reserved) -> list[str]:
+def scrape_job_errors(extra_jobs: object, reserved: Container[str]) -> list[str]:
     """Problems with prometheus_scrape_configs_extra: missing, duplicate or reserved job names."""
     if not isinstance(extra_jobs, list):
         raise AnsibleFilterError("prometheus_scrape_configs_extra must be a list of scrape_config mappings")
-    errors, seen = [], {}
+    errors: list[str] = []
+    seen: dict[str, int] = {}
     for index, job in enumerate(extra_jobs):
         where = f"prometheus_scrape_configs_extra[{index}]"
         name = job.get("job_name") if isinstance(job, dict) else None
@@ -130,18 +135,41 @@ def scrape_job_errors(extra_jobs, reserved) -> list[str]:
     return errors
 
 
-def global_duration_errors(global_config, duration_re: str) -> list[str]:
+def global_duration_errors(global_config: Mapping[str, Any] | None, duration_re: str) -> list[str]:
     """One message per interval/timeout of prometheus_global that is not a Prometheus duration."""
+    durations = {f"prometheus_global.{key}": value for key, value in (global_config or {}).items()
+                 if re.search(r"(interval|timeout)$", str(key))}
+    return duration_errors(durations, duration_re)
+
+
+def duration_errors(values: Mapping[str, Any] | None, duration_re: str) -> list[str]:
+    """{variable name: value} -> one message per value that is not a Prometheus duration
+    (model.ParseDuration: units y w d h m s ms, largest first, each at most once)."""
     pattern = re.compile(duration_re)
-    return [f"prometheus_global.{key} must be a Prometheus duration like 15s or 1m, got {json.dumps(value, default=str)}."
-            for key, value in (global_config or {}).items()
-            if re.search(r"(interval|timeout)$", str(key)) and not (str(value) and pattern.match(str(value)))]
+    return [f"{name} must be a Prometheus duration like 30s, 5m or 1h, got {json.dumps(value, default=str)}."
+            for name, value in (values or {}).items()
+            if isinstance(value, bool) or not (str(value) and pattern.match(str(value)))]
+
+
+def number_errors(values: Mapping[str, Any] | None) -> list[str]:
+    """{variable name: value} -> one message per value that is not a number >= 0."""
+    errors: list[str] = []
+    for name, value in (values or {}).items():
+        try:
+            ok = not isinstance(value, bool) and float(value) >= 0 and str(value).strip() != ""
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            errors.append(f"{name} must be a number >= 0, got {json.dumps(value, default=str)}.")
+    return errors
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {
+            "prometheus_duration_errors": duration_errors,
             "prometheus_global_duration_errors": global_duration_errors,
+            "prometheus_number_errors": number_errors,
             "prometheus_host_targets": host_targets,
             "prometheus_probe_target_errors": probe_target_errors,
             "prometheus_probe_file_sd": probe_file_sd,

@@ -9,9 +9,17 @@ import time
 import uuid
 
 import pytest
-from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
-                      host_address, main_pid, poll, run_failing_without_change, run_playbook,
-                      security_score)
+
+from conftest import (
+    assert_enabled_system_service,
+    assert_listens_on_host_address_only,
+    host_address,
+    main_pid,
+    poll,
+    run_failing_without_change,
+    run_playbook,
+    security_score,
+)
 
 UNIT = "alertmanager"
 CONFIG = "/etc/alertmanager/alertmanager.yml"
@@ -208,7 +216,7 @@ def test_cluster_of_all_scenario_hosts(host, converge_playbook):
             "createdBy": "molecule", "comment": "gossiped to every peer"})["silenceID"]
         for peer in api(host, "GET", "/status")["cluster"]["peers"]:
             peer_api = "http://" + peer["address"].rpartition(":")[0] + ":9093"
-            assert poll(lambda: silence_id in [s["id"] for s in api(host, "GET", "/silences", base=peer_api)]), peer
+            assert poll(lambda: silence_id in [s["id"] for s in api(host, "GET", "/silences", base=peer_api)]), peer  # noqa: B023  (poll runs it in this iteration)
     finally:
         result = run_playbook(converge_playbook, "all")
         assert result.returncode == 0, str(result)

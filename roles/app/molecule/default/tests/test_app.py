@@ -3,6 +3,7 @@ import re
 import time
 
 import pytest
+
 from conftest import host_address, run_failing_without_change, security_score
 
 APP = "monitored-app"
@@ -86,3 +87,14 @@ def test_units_are_hardened(host, unit):
 def test_bad_input_fails_before_any_change(one_host, converge_playbook, bad_vars, variable):
     files = [f"/etc/systemd/system/{APP}.service", f"/etc/systemd/system/{PUSHER}.timer"]
     assert variable in run_failing_without_change(one_host, converge_playbook, APP, files, bad_vars)
+
+
+def test_host_needed_no_package_mirror(host):
+    """prepare.yml removed every apt source and list before the converge: the app was installed
+    without apt, and without Debian's python3-venv (the venv has pip from the wheel archive)."""
+    assert host.run("apt-get -o Debug::NoLocking=1 --print-uris -qq install hello 2>&1").rc != 0
+    assert host.check_output("find /var/lib/apt/lists -name '*_Packages*' | wc -l") == "0"
+    assert not host.package("python3-venv").is_installed
+    assert host.file("/opt/monitored-app/venv/bin/pip").exists
+    installed_from = host.file("/opt/monitored-app/venv/.installed-from").content_string.strip()
+    assert host.check_output("ls /opt/monitored-app/wheels") == f"{installed_from}.tar"

@@ -12,6 +12,7 @@ import os
 
 import pytest
 import yaml
+
 from conftest import role_defaults, run_playbook, unit_snapshot
 
 UNIT = "grafana-server"
@@ -147,7 +148,7 @@ def test_unreachable_apt_repository_is_skipped(host, converge_playbook):
     before = snapshot(host)
     result = run_playbook(converge_playbook, host.backend.host, {
         "grafana_install_method": "apt", "grafana_apt_key_url": "http://127.0.0.1:9/gpg.key",
-        "grafana_skip_if_unavailable": True})
+        "grafana_skip_if_unavailable": True, "grafana_offline": False})
     assert result.returncode == 0, output(result)[-3000:]
     text = " ".join(output(result).split())
     assert "cannot be installed from the APT repository" in text

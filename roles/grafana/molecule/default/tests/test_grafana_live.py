@@ -12,8 +12,16 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import (assert_listens_on_host_address_only, host_address, main_pid,
-                      poll, role_defaults, run_playbook, security_score)
+
+from conftest import (
+    assert_listens_on_host_address_only,
+    host_address,
+    main_pid,
+    poll,
+    role_defaults,
+    run_playbook,
+    security_score,
+)
 
 UNIT = "grafana-server"
 VERSION = str(role_defaults("grafana")["grafana_version"])

@@ -2,9 +2,17 @@
 import uuid
 
 import pytest
-from conftest import (assert_enabled_system_service, assert_listens_on_host_address_only,
-                      host_address, main_pid, poll, run_failing_without_change, run_playbook,
-                      security_score)
+
+from conftest import (
+    assert_enabled_system_service,
+    assert_listens_on_host_address_only,
+    host_address,
+    main_pid,
+    poll,
+    run_failing_without_change,
+    run_playbook,
+    security_score,
+)
 
 UNIT = "pushgateway"
 
