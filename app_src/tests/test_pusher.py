@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ class Recorded:
     method: str
     path: str
     body: str
+    authorization: str | None = None
 
 
 @dataclass
@@ -44,7 +46,8 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         "ALL_PROXY",
     ):
         monkeypatch.delenv(name, raising=False)
-    for name in ("PUSHGATEWAY_URL", "PUSHER_JOB"):
+    for name in ("PUSHGATEWAY_URL", "PUSHER_JOB", "PUSHER_INSTANCE", "PUSHGATEWAY_USERNAME",
+                 "PUSHGATEWAY_PASSWORD_FILE", "PUSHGATEWAY_CA_FILE"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -56,7 +59,8 @@ def gateway() -> Iterator[FakeGateway]:
         def _record(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = self.rfile.read(length).decode()
-            fake.requests.append(Recorded(self.command, self.path, body))
+            auth = self.headers.get("Authorization")
+            fake.requests.append(Recorded(self.command, self.path, body, auth))
             self.send_response(fake.status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -86,15 +90,17 @@ def _gauges(body: str) -> dict[str, float]:
     }
 
 
-def test_pushes_both_gauges_grouped_by_job(
+def test_pushes_both_gauges_grouped_by_job_and_instance(
     gateway: FakeGateway, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert pusher.main(["--gateway", gateway.url, "--job", "nightly"]) == 0
+    assert pusher.main(["--gateway", gateway.url, "--job", "nightly", "--instance", "app7"]) == 0
 
     assert len(gateway.requests) == 1
     recorded = gateway.requests[0]
     assert recorded.method in ("PUT", "POST")
-    assert recorded.path == "/metrics/job/nightly"  # grouping key: job only
+    # One group per host: another host's push does not overwrite this one.
+    assert recorded.path == "/metrics/job/nightly/instance/app7"
+    assert recorded.authorization is None
     gauges = _gauges(recorded.body)
     assert set(gauges) == {"batch_random_value", "batch_last_success_timestamp_seconds"}
     assert 0.0 <= gauges["batch_random_value"] < 1.0
@@ -105,20 +111,39 @@ def test_pushes_both_gauges_grouped_by_job(
 def test_gateway_and_job_from_env(gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PUSHGATEWAY_URL", gateway.url)
     monkeypatch.setenv("PUSHER_JOB", "from_env")
+    monkeypatch.setenv("PUSHER_INSTANCE", "env-host")
     assert pusher.main([]) == 0
-    assert gateway.requests[0].path == "/metrics/job/from_env"
+    assert gateway.requests[0].path == "/metrics/job/from_env/instance/env-host"
 
 
-def test_default_job_name(gateway: FakeGateway) -> None:
+def test_default_job_name_and_instance_is_the_host_name(gateway: FakeGateway) -> None:
     assert pusher.main(["--gateway", gateway.url]) == 0
-    assert gateway.requests[0].path == "/metrics/job/batch_job"
+    assert gateway.requests[0].path == f"/metrics/job/batch_job/instance/{socket.gethostname()}"
+
+
+def test_basic_auth_from_a_password_file(gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    secret = tmp_path / "pushgateway.password"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("PUSHGATEWAY_USERNAME", "pusher")
+    monkeypatch.setenv("PUSHGATEWAY_PASSWORD_FILE", str(secret))
+    assert pusher.main(["--gateway", gateway.url]) == 0
+    # base64("pusher:s3cret"): the trailing newline of the file is not part of the password.
+    assert gateway.requests[0].authorization == "Basic cHVzaGVyOnMzY3JldA=="
+
+
+def test_empty_instance_is_refused(gateway: FakeGateway) -> None:
+    with pytest.raises(SystemExit) as exc:
+        pusher.main(["--gateway", gateway.url, "--instance", " "])
+    assert exc.value.code == 2
+    assert gateway.requests == []
 
 
 def test_cli_overrides_env(gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PUSHGATEWAY_URL", f"http://{LOOPBACK}:1")
     monkeypatch.setenv("PUSHER_JOB", "from_env")
     assert pusher.main(["--gateway", gateway.url, "--job", "from_cli"]) == 0
-    assert gateway.requests[0].path == "/metrics/job/from_cli"
+    assert gateway.requests[0].path.startswith("/metrics/job/from_cli/instance/")
 
 
 def test_failed_batch_pushes_nothing(
@@ -179,12 +204,12 @@ def test_console_script_failure_when_nothing_listens() -> None:
 
 def test_console_script_success(gateway: FakeGateway) -> None:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.update(PUSHGATEWAY_URL=gateway.url, PUSHER_JOB="script")
+    env.update(PUSHGATEWAY_URL=gateway.url, PUSHER_JOB="script", PUSHER_INSTANCE="app1")
     result = subprocess.run(
         [str(_pusher_script())], capture_output=True, text=True, timeout=30, env=env, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert gateway.requests[0].path == "/metrics/job/script"
+    assert gateway.requests[0].path == "/metrics/job/script/instance/app1"
 
 
 def test_empty_job_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,12 +6,16 @@ Exit codes: 0 pushed, 1 the batch work or the push failed, 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import random
+import socket
+import ssl
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
 
 from prometheus_client import CollectorRegistry, push_to_gateway
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -50,11 +54,64 @@ def compute_value() -> float:
     return random.random()
 
 
-def push_result(gateway: str, job: str, value: float, finished_at: float, timeout: float) -> None:
-    """Push with a fresh registry; the grouping key is the job only."""
+Handler = Callable[
+    [str, str, float | None, list[tuple[str, str]], bytes], Callable[[], None]
+]
+
+
+def make_handler(username: str = "", password: str = "", ca_file: str = "") -> Handler:
+    """A push handler with basic auth and a CA file (certificates are always verified)."""
+
+    def handler(
+        url: str,
+        method: str,
+        timeout: float | None,
+        headers: list[tuple[str, str]],
+        data: bytes,
+    ) -> Callable[[], None]:
+        def push() -> None:
+            request = Request(url, data=data, method=method)
+            for name, value in headers:
+                request.add_header(name, value)
+            if username:
+                token = base64.b64encode(f"{username}:{password}".encode()).decode()
+                request.add_header("Authorization", f"Basic {token}")
+            context = (
+                ssl.create_default_context(cafile=ca_file or None)
+                if url.startswith("https:")
+                else None
+            )
+            with urlopen(request, timeout=timeout, context=context) as response:
+                if response.status >= 400:
+                    raise OSError(f"pushgateway answered {response.status} {response.reason}")
+
+        return push
+
+    return handler
+
+
+def push_result(
+    gateway: str,
+    job: str,
+    instance: str,
+    value: float,
+    finished_at: float,
+    timeout: float,
+    handler: Handler | None = None,
+) -> None:
+    """Push with a fresh registry. The grouping key holds the instance, so each host has its
+    own group and its own last-success timestamp (one host's failing job is not hidden by
+    another's success)."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(BatchResultCollector(value, finished_at))
-    push_to_gateway(gateway, job=job, registry=registry, timeout=timeout)
+    push_to_gateway(
+        gateway,
+        job=job,
+        registry=registry,
+        grouping_key={"instance": instance},
+        timeout=timeout,
+        handler=handler or make_handler(),
+    )
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -72,6 +129,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="job label / grouping key (env PUSHER_JOB, default %(default)s)",
     )
     parser.add_argument(
+        "--instance",
+        default=os.environ.get("PUSHER_INSTANCE") or socket.gethostname(),
+        help="instance label in the grouping key (env PUSHER_INSTANCE, default: the host name)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT_SECONDS,
@@ -80,7 +142,24 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.job.strip():
         parser.error("--job must not be empty")
+    if not args.instance.strip():
+        parser.error("--instance must not be empty")
     return args
+
+
+def _handler_from_env() -> Handler:
+    """Credentials and CA from the environment: PUSHGATEWAY_USERNAME, PUSHGATEWAY_PASSWORD_FILE
+    (a file, so the password is in neither the unit nor ps), PUSHGATEWAY_CA_FILE."""
+    password_file = os.environ.get("PUSHGATEWAY_PASSWORD_FILE", "")
+    password = ""
+    if password_file:
+        with open(password_file, encoding="utf-8") as fh:
+            password = fh.read().strip()
+    return make_handler(
+        os.environ.get("PUSHGATEWAY_USERNAME", ""),
+        password,
+        os.environ.get("PUSHGATEWAY_CA_FILE", ""),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,13 +171,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finished_at = time.time()
     try:
-        push_result(args.gateway, args.job, value, finished_at, args.timeout)
+        push_result(
+            args.gateway, args.job, args.instance, value, finished_at, args.timeout,
+            _handler_from_env(),
+        )
     # URLError, HTTPError and timeouts are OSErrors; a malformed URL is a ValueError.
     except (OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, URLError) and not isinstance(exc, HTTPError) else exc
         print(f"pusher: cannot push to Pushgateway at {args.gateway}: {reason}", file=sys.stderr)
         return 1
-    print(f"pusher: pushed batch_random_value={value:.6f} job={args.job} to {args.gateway}")
+    print(
+        f"pusher: pushed batch_random_value={value:.6f} job={args.job}"
+        f" instance={args.instance} to {args.gateway}"
+    )
     return 0
 
 

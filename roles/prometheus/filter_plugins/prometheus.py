@@ -1,4 +1,4 @@
-"""Filters of the prometheus role: scrape targets from the inventory, blackbox probe targets."""
+"""Filters of the prometheus role: probe targets, scrape jobs, what the contract makes expected."""
 from __future__ import annotations
 
 import ipaddress
@@ -23,19 +23,6 @@ def _is_ipv6(text: str) -> bool:
     return True
 
 
-def host_targets(hosts: Iterable[str] | None, hostvars: Mapping[str, Mapping[str, Any]], port_var: str,
-                 default_port: int) -> list[str]:
-    """["web1", ...] -> ["<ansible_host or name>:<hostvars[h][port_var] or default_port>", ...]."""
-    targets: list[str] = []
-    for name in hosts or []:
-        host_vars = hostvars[name]
-        address = str(host_vars.get("ansible_host", name))
-        if _is_ipv6(address):
-            address = f"[{address}]"
-        targets.append(f"{address}:{host_vars.get(port_var, default_port)}")
-    return targets
-
-
 def _probe_target_error(target: object, modules: list[str]) -> str | None:
     """Why one probe target is unusable, or None."""
     if not isinstance(target, dict):
@@ -47,7 +34,8 @@ def _probe_target_error(target: object, modules: list[str]) -> str | None:
     if not isinstance(url, str) or not url.strip():
         return "url is missing or empty"
     if not isinstance(module, str) or module not in modules:
-        return f"unknown module {module!r} (known: {', '.join(modules)}; see prometheus_blackbox_modules)"
+        return (f"unknown module {module!r} (known: {', '.join(modules)}: the modules the blackbox "
+                "exporter publishes, blackbox_modules + blackbox_extra_modules)")
     if not isinstance(labels, dict):
         return "labels must be a mapping of label name to value"
     for key, value in labels.items():
@@ -164,13 +152,65 @@ def number_errors(values: Mapping[str, Any] | None) -> list[str]:
     return errors
 
 
+def contract_errors(groups_per_component: Mapping[str, int]) -> list[str]:
+    """{component: number of distinct client settings among its hosts} -> one message per
+    component whose hosts differ (one scrape job cannot talk to them alike)."""
+    return [f'The hosts of group "{name}" publish different schemes, path prefixes, CAs or credentials '
+            f"({count} variants): one scrape job needs them alike."
+            for name, count in groups_per_component.items() if count > 1]
+
+
+def client_passwords(endpoints: Mapping[str, list[Mapping[str, Any]]], own: Mapping[str, Any]) -> dict[str, str]:
+    """{job: password} Prometheus presents: its own endpoint (self-scrape) and each component's."""
+    firsts = {"prometheus": own, **{job: eps[0] for job, eps in endpoints.items() if eps}}
+    return {job: str(ep["basic_auth"]["password"]) for job, ep in firsts.items()
+            if (ep.get("basic_auth") or {}).get("username")}
+
+
+def expected_targets(endpoints: Mapping[str, list[Mapping[str, Any]]], own: Mapping[str, Any],
+                     probes: Iterable[Mapping[str, Any]] | None) -> list[dict[str, str]]:
+    """Every target the contract makes, as {job, instance}: what the stack check expects up."""
+    targets = [{"job": "prometheus", "instance": str(own["address"])}]
+    for job in ("app", "pushgateway", "alertmanager", "blackbox"):
+        targets += [{"job": job, "instance": str(ep["address"])} for ep in endpoints.get(job) or []]
+    targets += [{"job": "blackbox-probes", "instance": str(probe["url"])} for probe in probes or []]
+    return targets
+
+
+def target_problems(targets: Mapping[str, Any] | None, expected: Iterable[Mapping[str, str]]) -> list[str]:
+    """/api/v1/targets (JSON) vs the expected {job, instance}: one line per target that is
+    missing or not up, with Prometheus' lastError."""
+    active = {(t.get("labels", {}).get("job"), t.get("labels", {}).get("instance")): t
+              for t in ((targets or {}).get("data") or {}).get("activeTargets") or []}
+    problems: list[str] = []
+    for want in expected:
+        target = active.get((want["job"], want["instance"]))
+        if target is None:
+            problems.append(f"job {want['job']} target {want['instance']}: not among Prometheus' targets")
+        elif target.get("health") != "up":
+            problems.append(f"job {want['job']} target {want['instance']} is {target.get('health')}: "
+                            f"{target.get('lastError') or 'not scraped yet'}")
+    return problems
+
+
+def alertmanager_problems(state: Mapping[str, Any] | None, endpoints: Iterable[Mapping[str, Any]]) -> list[str]:
+    """/api/v1/alertmanagers (JSON) vs the published Alertmanager endpoints."""
+    urls = [str(a.get("url", "")) for a in ((state or {}).get("data") or {}).get("activeAlertmanagers") or []]
+    return [f"Alertmanager {ep['address']} is not discovered by Prometheus"
+            for ep in endpoints if not any(f"://{ep['address']}/" in url for url in urls)]
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
+            "prometheus_alertmanager_problems": alertmanager_problems,
+            "prometheus_contract_errors": contract_errors,
+            "prometheus_target_problems": target_problems,
+            "prometheus_client_passwords": client_passwords,
+            "prometheus_expected_targets": expected_targets,
             "prometheus_duration_errors": duration_errors,
             "prometheus_global_duration_errors": global_duration_errors,
             "prometheus_number_errors": number_errors,
-            "prometheus_host_targets": host_targets,
             "prometheus_probe_target_errors": probe_target_errors,
             "prometheus_probe_file_sd": probe_file_sd,
             "prometheus_scrape_job_errors": scrape_job_errors,

@@ -152,7 +152,8 @@ def test_removed_dashboards_are_deleted_without_restart(host, grafana, converge_
 def test_datasource_change_applies_without_restart(host, grafana, converge_playbook):
     pid = main_pid(host, UNIT)
     result = run_playbook(converge_playbook, host.backend.host, {
-        "grafana_prometheus_url": "http://127.0.0.1:19090", "grafana_alertmanager_url": "http://127.0.0.1:9093"})
+        "prometheus_endpoint": {"address": "127.0.0.1:19090", "scrape_interval": "15s"},
+        "alertmanager_endpoint": {"address": "127.0.0.1:9093"}, "grafana_alertmanager_host": "molecule-prometheus"})
     assert result.returncode == 0, str(result)
     try:
         assert api(host, grafana, "/api/datasources/uid/prometheus")[1]["url"] == "http://127.0.0.1:19090"

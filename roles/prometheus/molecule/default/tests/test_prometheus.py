@@ -96,11 +96,12 @@ def test_jobs_from_the_inventory(host):
     by_job = {}
     for target in active_targets(host):
         by_job.setdefault(target["labels"]["job"], []).append(target)
-    assert sorted(by_job) == ["alertmanager", "app", "blackbox-probes", "node", "prometheus", "pushgateway"]
-    # app_port of the stand-in host, from the file_sd file; default ports for the others.
+    assert sorted(by_job) == ["alertmanager", "app", "blackbox", "blackbox-probes", "node", "prometheus", "pushgateway"]
+    # The addresses the stand-ins' endpoints declare (app via the file_sd file).
     assert [t["scrapeUrl"] for t in by_job["app"]] == ["http://127.0.0.1:8001/metrics"]
     assert [t["scrapeUrl"] for t in by_job["pushgateway"]] == ["http://127.0.0.1:9091/metrics"]
     assert [t["scrapeUrl"] for t in by_job["alertmanager"]] == ["http://127.0.0.1:9093/metrics"]
+    assert [t["scrapeUrl"] for t in by_job["blackbox"]] == ["http://127.0.0.1:9115/metrics"]
     config = yaml.safe_load(api(host, "/api/v1/status/config")["yaml"])
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["pushgateway"]["honor_labels"] is True
@@ -134,15 +135,15 @@ def test_unit_is_hardened(host):
 
 
 def test_added_probe_target_is_scraped_without_reload(host, converge_playbook):
-    """Also: a module added to the exporter (blackbox_extra_modules) is accepted without
-    touching prometheus_blackbox_modules."""
+    """Also: a module the exporter publishes in its endpoint is accepted, with nothing set on
+    the Prometheus side."""
     targets = converge_vars(converge_playbook)["prometheus_probe_targets"]
     added = {"url": "https://127.0.0.1:9443/health", "module": "https_teapot", "labels": {"team": "molecule"}}
-    extra_modules = {"https_teapot": {"prober": "http", "http": {"valid_status_codes": [418]}}}
+    exporter = {"address": "127.0.0.1:9115", "modules": ["http_2xx", "tcp_connect", "https_teapot"]}
     pid, reloaded = main_pid(host, UNIT), reload_timestamp(host)
 
     result = run_playbook(converge_playbook, host.backend.host,
-                          {"prometheus_probe_targets": targets + [added], "blackbox_extra_modules": extra_modules})
+                          {"prometheus_probe_targets": targets + [added], "blackbox_endpoint": exporter})
     assert result.returncode == 0, str(result)
     assert [t for t, _ in result.changed_tasks] == ["Write the file_sd target files (app hosts, blackbox probes)"], str(result)
 
@@ -180,7 +181,7 @@ def test_rejected_reload_fails_the_play(host, converge_playbook):
     try:
         result = run_playbook(converge_playbook, host.backend.host, {"prometheus_global": global_config})
         assert result.returncode != 0, str(result)
-        assert f"Prometheus did not load {CONFIG}" in result.failure_text, str(result)
+        assert f"prometheus did not load its configuration ({CONFIG}" in result.failure_text, str(result)
         assert "/root/query.log: permission denied" in result.failure_text, str(result)  # the log line saying why
         assert main_pid(host, UNIT) == pid
         assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is False
