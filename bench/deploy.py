@@ -136,10 +136,13 @@ def write_one_host_inventory(tmp: Path, apps: int = 0, probes: int = 0) -> Path:
     }
     if apps:
         # 127.1.0.0/16 and up: loopback addresses nothing listens on. Ansible never connects
-        # to them (the prometheus play runs on the monitor only, and gathers only its facts).
-        inv["all"]["children"]["app"] = {"hosts": {
-            f"app{i:05d}": {"ansible_host": f"127.{1 + i // 65536}.{i // 256 % 256}.{i % 256}"} for i in range(apps)}}
+        # to them: they are not in group "app" (no play runs on them); they declare their
+        # endpoint, as apps this repository does not deploy would (docs/architecture.md).
+        inv["all"]["children"]["scale_app"] = {"hosts": {
+            f"app{i:05d}": {"app_endpoint": {"address": f"127.{1 + i // 65536}.{i // 256 % 256}.{i % 256}:8000"}}
+            for i in range(apps)}}
     vars_ = {
+        "prometheus_app_group": "scale_app",
         "prometheus_global": {"scrape_interval": "1m", "evaluation_interval": "1m", "scrape_timeout": "10s"},
         "alertmanager_receivers": [{"name": "bench-webhook", "webhook_configs": [{"url": "http://127.0.0.1:5001/"}]}],
         "alertmanager_route": {"receiver": "bench-webhook"},

@@ -70,7 +70,7 @@ CASES = [
     ("duplicate-receiver", "alertmanager", {"alertmanager_receivers": [{"name": "lab-webhook"}, {"name": "lab-webhook"}]},
      "alertmanager_receivers[1]"),
     ("app-threads-zero", "app", {"app_threads": 0}, "app_threads"),
-    ("pusher-gateway-url", "app", {"app_pusher_gateway_url": "ftp://127.0.0.1/"}, "app_pusher_gateway_url"),
+    ("pusher-gateway-unknown-host", "app", {"app_pusher_gateway_host": "no-such-gateway"}, "app_pusher_gateway_host"),
     ("app-version-mismatch", "app", {"app_version": "9.9.9"}, "app_version"),
     ("grafana-port", "grafana", {"grafana_http_port": 70000}, "grafana_http_port"),
 ]
