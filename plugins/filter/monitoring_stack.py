@@ -70,14 +70,6 @@ def flags_to_args(flags: object) -> list[str]:
     return args
 
 
-def listen_url(listen_address: str, tls: bool = False) -> str:
-    """URL a host uses to reach its own service: "0.0.0.0:9090" -> "http://127.0.0.1:9090"."""
-    host, _, port = str(listen_address).rpartition(":")
-    if host in ("", "0.0.0.0", "[::]"):
-        host = "127.0.0.1"
-    return f"{'https' if tls else 'http'}://{host}:{port}"
-
-
 _LISTEN_ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]*):([0-9]{1,5})$")
 
 
@@ -233,5 +225,4 @@ class FilterModule:
             "hash_basic_auth_users": hash_basic_auth_users,
             "input_errors": input_errors,
             "listen_address_errors": listen_address_errors,
-            "listen_url": listen_url,
         }
