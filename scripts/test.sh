@@ -51,8 +51,14 @@ else
     record "unit (pytest)" "$([ $rc -eq 0 ] && echo pass || echo fail)" $((SECONDS - t0))
   fi
 
-  # Molecule scenarios: roles/<role>/molecule/<scenario> and molecule/<scenario>.
-  for file in roles/*/molecule/*/molecule.yml molecule/*/molecule.yml; do
+  # Molecule scenarios: molecule/<scenario> (the big multi-host ones first), then
+  # roles/<role>/molecule/<scenario>. They run in MOLECULE_LANES parallel lanes (default 2):
+  # a scenario spends most of its time waiting on containers (docker exec, services starting,
+  # alerts firing), so two lanes use the machine's two cores instead of one. Each lane has its
+  # own container names (MOLECULE_INSTANCE_PREFIX l1-, l2-); each scenario's output is printed
+  # whole when it ends, so the log reads like a serial run.
+  : >"$RESULTS/queue"
+  for file in molecule/*/molecule.yml roles/*/molecule/*/molecule.yml; do
     [ -f "$file" ] || continue
     dir=${file%/molecule.yml}; scenario=${dir##*/}
     if [[ $file == roles/* ]]; then
@@ -60,24 +66,50 @@ else
     else
       key="scenario:$scenario"; project=.; label="molecule stack/$scenario"
     fi
-    wants "$key" || continue
-    export PYTEST_ADDOPTS="--junitxml=$RESULTS/junit/${label//[ \/]/_}.xml"
+    wants "$key" && printf '%s\t%s\t%s\n' "$project" "$scenario" "$label" >>"$RESULTS/queue"
+  done
+  mkdir -p "$RESULTS/logs"
+
+  # Take the next scenario off the queue (under a lock: the lanes share it).
+  next_scenario() {
+    flock "$RESULTS/queue.lock" sh -c 'head -n 1 "$1"; sed -i 1d "$1"' _ "$RESULTS/queue"
+  }
+
+  run_scenario() {  # lane project scenario label
+    local lane=$1 project=$2 scenario=$3 label=$4 t0=$SECONDS safe=${4//[ \/]/_} rc
     # A converge that could not do its work (Grafana without its package) writes its reason
     # here: the scenario then counts as skipped, not passed.
-    export MONITORING_TEST_SKIP_FILE="$RESULTS/skip-${label//[ \/]/_}"
-    t0=$SECONDS
-    log "$label: molecule test -s $scenario"
-    if (cd "$project" && molecule test -s "$scenario"); then
-      if [ -s "$MONITORING_TEST_SKIP_FILE" ]; then
-        record "$label (converge, idempotence)" skip $((SECONDS - t0)) "$(cat "$MONITORING_TEST_SKIP_FILE")"
-      else
-        record "$label" pass $((SECONDS - t0))
-      fi
-    else
+    local skip_file="$RESULTS/skip-$safe"
+    (
+      cd "$project" &&
+        MOLECULE_INSTANCE_PREFIX="${MOLECULE_INSTANCE_PREFIX:-}l$lane-" \
+        PYTEST_ADDOPTS="--junitxml=$RESULTS/junit/$safe.xml" \
+        MONITORING_TEST_SKIP_FILE="$skip_file" \
+        molecule test -s "$scenario"
+    ) >"$RESULTS/logs/$safe.log" 2>&1
+    rc=$?
+    if [ $rc -ne 0 ]; then
       record "$label" fail $((SECONDS - t0))
+    elif [ -s "$skip_file" ]; then
+      record "$label (converge, idempotence)" skip $((SECONDS - t0)) "$(cat "$skip_file")"
+    else
+      record "$label" pass $((SECONDS - t0))
     fi
-    unset PYTEST_ADDOPTS MONITORING_TEST_SKIP_FILE
-  done
+    flock "$RESULTS/print.lock" sh -c 'printf "\n=== %s: molecule test -s %s (lane %s, %ss, rc %s)\n" "$1" "$2" "$3" "$4" "$5"; cat "$6"' \
+      _ "$label" "$scenario" "$lane" $((SECONDS - t0)) "$rc" "$RESULTS/logs/$safe.log"
+  }
+
+  lane() {
+    local line project scenario label
+    while line=$(next_scenario) && [ -n "$line" ]; do
+      IFS=$'\t' read -r project scenario label <<<"$line"
+      run_scenario "$1" "$project" "$scenario" "$label"
+    done
+  }
+
+  lanes=${MOLECULE_LANES:-2}
+  for ((n = 1; n <= lanes; n++)); do lane "$n" & done
+  wait
 fi
 
 # Stop a dockerd this run started before the summary, so the summary line is the last line.
