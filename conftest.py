@@ -139,10 +139,11 @@ def assert_listens_on_host_address_only(host, port: int) -> None:
 
 
 def run_failing_without_change(host, playbook: str | Path, unit: str, files: list[str],
-                               extra_vars: dict, not_reached: str | None = None) -> str:
+                               extra_vars: dict, not_reached: str | None = None, hidden: str | None = None) -> str:
     """Run `playbook` with bad `extra_vars`: the run must fail, change nothing (recap), and the
     unit's main PID and the `files` must be as before; the task named `not_reached`, if given,
-    must not have run. Returns the failed tasks' own messages (PlaybookRun.failure_text) for the
+    must not have run; `hidden` (a secret inside the bad input), if given, must appear nowhere in
+    the run's output. Returns the failed tasks' own messages (PlaybookRun.failure_text) for the
     caller's checks."""
     before = unit_snapshot(host, unit, files)
     result = run_playbook(playbook, host.backend.host, extra_vars)
@@ -150,6 +151,7 @@ def run_failing_without_change(host, playbook: str | Path, unit: str, files: lis
     assert result.failures, str(result)
     assert result.changed == 0, str(result)
     assert not_reached is None or not_reached not in result.tasks_run, str(result)
+    assert hidden is None or hidden not in result.stdout + result.stderr, "the secret of the bad input is shown"
     assert unit_snapshot(host, unit, files) == before
     return result.failure_text
 

@@ -22,10 +22,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dashboards  # noqa: E402  (tests/ is not a package)
 
-# The four dashboards the role ships, by file name and fixed uid (other roles and docs link them).
+# The dashboards the role ships, by file name and fixed uid (other roles and docs link them).
 SHIPPED = {
     "app.json": "monitoring-app",
     "batch.json": "monitoring-batch",
+    "datastores.json": "monitoring-datastores",
+    "hosts.json": "monitoring-hosts",
     "probes.json": "monitoring-probes",
     "prometheus.json": "monitoring-prometheus",
 }

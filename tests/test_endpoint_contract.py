@@ -50,6 +50,14 @@ def test_endpoints_of_reports_unpublished_hosts_and_completes_declared_ones():
     assert len(errors) == 1 and errors[0].startswith("pushgateway_endpoint is not published for b:")
 
 
+def test_endpoints_of_not_required_skips_unpublished_hosts():
+    """node_exporter without an inventory group: every host that publishes one, no error."""
+    hostvars = {"a": {"node_exporter_endpoint": {"address": "10.0.0.1:9100"}}, "b": {}}
+    eps = ms.endpoints_of(["a", "b"], hostvars, "node_exporter_endpoint", required=False)
+    assert [ep["inventory_host"] for ep in eps] == ["a"]
+    assert ms.unpublished_errors({"node": eps}) == []
+
+
 def test_scrape_job_takes_scheme_ca_and_auth_from_the_contract():
     eps = [ms.endpoint("10.0.0.1:9093", "a", tls=True, path_prefix="/am", ca_file="/ca.pem",
                        credentials={"username": "prom", "password": "pw-1x7"}),

@@ -1,12 +1,14 @@
-"""Filters shared by every role of the repository (command lines, URLs, web configs, and the
-endpoint contract). ansible.cfg (filter_plugins) and the Molecule base config
-(ANSIBLE_FILTER_PLUGINS) point at this directory; roles never reach into each other's plugins."""
+"""Filters shared by every role of the repository (command lines, URLs, web configs, the
+endpoint contract, and the grammars of URLs, label names and durations). ansible.cfg
+(filter_plugins) and the Molecule base config (ANSIBLE_FILTER_PLUGINS) point at this directory;
+roles never reach into each other's plugins."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 try:
@@ -143,20 +145,23 @@ def endpoint_client(ep: Mapping[str, Any], password_file: str = "") -> dict[str,
     return cfg
 
 
-def endpoints_of(hosts: list[str] | None, hostvars: Mapping[str, Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
+def endpoints_of(hosts: list[str] | None, hostvars: Mapping[str, Mapping[str, Any]], name: str,
+                 required: bool = True) -> list[dict[str, Any]]:
     """The published endpoints (hostvars[h][name]) of hosts, each with its inventory_host.
 
     An endpoint is published by its serving role (tasks/endpoint.yml, run for every host by
     playbooks/endpoints.yml) or declared in the inventory for a service these roles do not
     manage. A host without one yields {"inventory_host": h, "unpublished": name}: the consumer's
-    validation reports it (unpublished_errors), published() drops it.
+    validation reports it (unpublished_errors), published() drops it. With required=False such
+    a host is left out silently (a component that runs on "all hosts" unless a group says
+    otherwise: node_exporter).
     """
     found: list[dict[str, Any]] = []
     for host in hosts or []:
         ep = hostvars[host].get(name)
         if isinstance(ep, Mapping) and ep.get("address"):
             found.append({**_complete(ep), "inventory_host": host})
-        else:
+        elif required:
             found.append({"inventory_host": host, "unpublished": name})
     return found
 
@@ -211,6 +216,350 @@ def client_groups(endpoints: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
+# --- The grammars of the components ------------------------------------------------------
+# Every string that ends up in a URL, a label or a duration is checked as the component that
+# reads it parses it, before anything is rendered. Each *_problem function says why a value
+# is not accepted (None: fine); each *_errors filter takes {variable the user set: value} and
+# returns one message per bad value, naming that variable. The roles' validate steps use them.
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+_HEX = frozenset("0123456789abcdefABCDEF")
+# Go net/url (shouldEscape in host mode): what a host may hold besides letters and digits.
+_URL_HOST_CHARS = frozenset("-._~!$&'()*+,;=:[]<>\"%")
+# Go net/url (validUserinfo).
+_USERINFO_CHARS = frozenset("-._:~!$&'()*+,;=%@")
+
+
+def _escape_problem(text: str, host: bool = False) -> str | None:
+    """Go's unescape(): every % starts a two-hex-digit escape; in a host only non-ASCII bytes
+    (and %25, the zone separator) may be escaped."""
+    for i, char in enumerate(text):
+        if char != "%":
+            continue
+        pair = text[i + 1:i + 3]
+        if len(pair) < 2 or not set(pair) <= _HEX:
+            return "an invalid percent-escape (% must be followed by two hex digits)"
+        if host and int(pair[0], 16) < 8 and pair != "25":
+            return "a percent-escaped ASCII character in the host"
+    return None
+
+
+def _domain_name_problem(name: str) -> str | None:
+    """A host name as Go's resolver accepts it (net.isDomainName): labels of letters, digits,
+    - and _, 1-63 characters, not starting or ending with -, 253 characters at most."""
+    try:
+        ascii_name = name.encode("idna").decode() if any(ord(c) > 127 for c in name) else name
+    except UnicodeError:
+        return f"host name {name!r} is not a valid internationalized domain name"
+    labels = ascii_name[:-1].split(".") if ascii_name.endswith(".") else ascii_name.split(".")
+    if not ascii_name or len(ascii_name) > 253:
+        return "the host name is empty or longer than 253 characters"
+    for label in labels:
+        if not re.fullmatch(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", label):
+            return (f"host name {name!r} is neither an IP address nor a DNS name (labels of letters, "
+                    "digits, - and _, 1-63 characters, not starting or ending with -)")
+    if all(label.isdigit() for label in labels):
+        return f"host {name!r} is not a valid IPv4 address"
+    return None
+
+
+def host_problem(host: str) -> str | None:
+    """A host a prober or HTTP client dials: an IPv4 address, an IPv6 address (bare or in
+    brackets), or a DNS name."""
+    if host.startswith("[") and host.endswith("]"):
+        return None if _is_ip(host[1:-1], 6) else f"{host} is not a valid IPv6 address"
+    if ":" in host:
+        return None if _is_ip(host, 6) else f"host {host!r} is not an IPv6 address (or needs brackets)"
+    if re.fullmatch(r"[0-9.]+", host):
+        return None if _is_ip(host, 4) else f"host {host!r} is not a valid IPv4 address"
+    return _domain_name_problem(host)
+
+
+def _is_ip(text: str, version: int) -> bool:
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0] if version == 6 else text)
+    except ValueError:
+        return False
+    return address.version == version
+
+
+def _port_problem(port: str) -> str | None:
+    if not port:
+        return "the port after the colon is empty"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"invalid port {port!r} (1-65535)"
+    return None
+
+
+def url_problem(url: object, schemes: Iterable[str] = ("http", "https")) -> str | None:
+    """Why url is not an absolute URL with one of schemes and a host that Go's net/url.Parse
+    accepts and an HTTP client can dial, or None. Stricter than url.Parse in three places, each
+    a URL that would parse but fail when used: the port must be 1-65535, the host an IP address
+    or a DNS name, and white space is refused everywhere (a path or query needs %20). The
+    reasons quote no more of the URL than a port or one character: receiver URLs hold secrets."""
+    if not isinstance(url, str) or not url:
+        return "it is empty or not a string"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return "it contains a control character"
+    if any(c.isspace() for c in url):
+        return "it contains white space"
+    rest, _, fragment = url.partition("#")
+    scheme, colon, rest = rest.partition(":")
+    wanted = " or ".join(f"{s}://" for s in schemes)
+    if not colon or not _SCHEME.match(scheme):
+        return f"it has no scheme (must start with {wanted})"
+    if scheme.lower() not in schemes:
+        return f"scheme {scheme!r} is not supported (must start with {wanted})"
+    rest = rest.partition("?")[0]
+    if not rest.startswith("//"):
+        return f"it names no host (must start with {wanted} and a host)"
+    authority, slash, path = rest[2:].partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    if at:
+        if not all(c.isalnum() or c in _USERINFO_CHARS for c in userinfo):
+            return "its user info has a character that must be percent-escaped"
+        problem = _escape_problem(userinfo)
+        if problem:
+            return f"its user info has {problem}"
+    else:
+        hostport = authority
+    # Go's parseHost: a [IPv6] literal, else the text after the last colon is the port.
+    if hostport.startswith("["):
+        close = hostport.rfind("]")
+        if close < 0:
+            return "missing ']' in the host"
+        host, colon_port = hostport[:close + 1], hostport[close + 1:]
+        if colon_port and not colon_port.startswith(":"):
+            return "only a :port may follow the ] of an IPv6 host"
+    else:
+        last_colon = hostport.rfind(":")
+        host, colon_port = (hostport[:last_colon], hostport[last_colon:]) if last_colon >= 0 else (hostport, "")
+    if colon_port:
+        problem = _port_problem(colon_port[1:])
+        if problem:
+            return problem
+    for char in host:
+        if ord(char) < 0x80 and not (char.isalnum() or char in _URL_HOST_CHARS):
+            return f"invalid character {char!r} in the host"
+    problem = _escape_problem(host, host=True)
+    if problem:
+        return problem
+    if not host:
+        return f"it names no host (must start with {wanted} and a host)"
+    problem = host_problem(host)
+    if problem:
+        return problem
+    problem = _escape_problem(slash + path) or _escape_problem(fragment)
+    return f"its path or fragment has {problem}" if problem else None
+
+
+def url_path(url: object) -> str:
+    """The path of a URL, without judging the rest (url_errors does that): values derived from a
+    URL (route prefixes, published in the endpoint before the roles validate) must not fail
+    with a parser's error that names no variable (Python's urlsplit raises on a bad port)."""
+    text = str(url or "").split("#", 1)[0].split("?", 1)[0]
+    _, separator, rest = text.partition("://")
+    slash = rest.find("/")
+    return rest[slash:] if separator and slash >= 0 else ""
+
+
+def url_errors(urls: Mapping[str, Any] | None, schemes: Iterable[str] = ("http", "https"),
+               secret: bool = False, allow_empty: bool = False) -> list[str]:
+    """{variable name: URL} -> one message per URL that url_problem refuses. allow_empty: ""
+    means "not set". secret: the message leaves the value out (receiver URLs carry tokens)."""
+    schemes = tuple(schemes)
+    errors: list[str] = []
+    for name, value in (urls or {}).items():
+        if allow_empty and value in ("", None):
+            continue
+        problem = url_problem(value, schemes)
+        if problem:
+            shown = " (value not shown: it may hold a secret)" if secret else f", got {json.dumps(value, default=str)}"
+            errors.append(f"{name} must be an absolute {'/'.join(schemes)} URL with a host: {problem}{shown}.")
+    return errors
+
+
+def host_port_problem(value: object) -> str | None:
+    """host:port as Go's net.SplitHostPort splits it and a TCP dial accepts it (IPv6 in brackets)."""
+    if not isinstance(value, str) or not value:
+        return "it is empty or not a string"
+    if any(c.isspace() or ord(c) < 0x20 for c in value) or "/" in value:
+        return "it must be host:port only (no scheme, path or white space)"
+    if value.startswith("["):
+        host, bracket, port = value.partition("]")
+        host += bracket
+        if not bracket or not port.startswith(":"):
+            return "an IPv6 host needs the form [address]:port"
+        port = port[1:]
+    else:
+        host, colon, port = value.rpartition(":")
+        if not colon:
+            return "it has no :port"
+        if ":" in host:
+            return "an IPv6 host needs brackets: [address]:port"
+    return _port_problem(port) or (host_problem(host) if host else "the host before the colon is empty")
+
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def label_name_problem(name: object) -> str | None:
+    """Prometheus' label name rule (the portable one: Prometheus 3 also takes quoted UTF-8 names,
+    which PromQL, relabelling and older tools need special syntax for); __ is reserved."""
+    if not isinstance(name, str) or not _LABEL_NAME.match(name):
+        return (f"{name!r} is not a valid Prometheus label name (letters, digits and _, "
+                "not starting with a digit)")
+    if name.startswith("__"):
+        return f"{name!r} starts with __, which Prometheus reserves for its own labels"
+    return None
+
+
+def label_errors(label_maps: Mapping[str, Any] | None) -> list[str]:
+    """{variable name: {label name: value}} -> one message per bad label name or non-string
+    value (YAML reads yes, 1.5 or null as other types: quote them)."""
+    errors: list[str] = []
+    for variable, labels in (label_maps or {}).items():
+        if labels in (None, ""):
+            continue
+        if not isinstance(labels, Mapping):
+            errors.append(f"{variable} must be a mapping of label name to string value, got "
+                          f"{json.dumps(labels, default=str)}.")
+            continue
+        for name, value in labels.items():
+            problem = label_name_problem(name)
+            if problem:
+                errors.append(f"{variable}: {problem}.")
+            elif not isinstance(value, str):
+                errors.append(f"{variable}: label {name!r} must have a string value (quote it), got "
+                              f"{json.dumps(value, default=str)}.")
+    return errors
+
+
+# Prometheus' model.ParseDuration: units largest first, each at most once, integers only.
+_PROM_UNITS = {"y": 365 * 86400 * 10**9, "w": 7 * 86400 * 10**9, "d": 86400 * 10**9, "h": 3600 * 10**9,
+               "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
+_PROM_DURATION = re.compile(r"^(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?"
+                            r"(?:([0-9]+)s)?(?:([0-9]+)ms)?$")
+# Go's time.ParseDuration (command-line flags of Alertmanager and the Pushgateway). Builds with
+# Go 1.27 (Debian's Alertmanager 0.33.1) also take d and w; Go 1.24 builds (the Pushgateway
+# here, and upstream releases) refuse them, so the portable grammar without them is checked.
+_GO_UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+             "h": 3600 * 10**9}
+_GO_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+_MAX_NS = (1 << 63) - 1
+
+
+def duration_nanoseconds(value: object, grammar: str = "prometheus") -> int | None:
+    """The duration in nanoseconds as the component parses it, or None if it refuses it.
+    grammar "prometheus": model.ParseDuration (config files, --storage.tsdb.retention.time);
+    "go": time.ParseDuration (Go command-line flags such as --data.retention)."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        return None
+    if value == "0" or (grammar == "go" and value in ("+0", "-0")):
+        return 0
+    total = 0
+    if grammar == "prometheus":
+        match = _PROM_DURATION.match(value)
+        if not value or not match:
+            return None
+        for amount, mult in zip(match.groups(), _PROM_UNITS.values(), strict=True):
+            total += int(amount or 0) * mult
+    else:
+        sign, body = (-1, value[1:]) if value.startswith("-") else (1, value.removeprefix("+"))
+        pos = 0
+        while pos < len(body):
+            part = _GO_PART.match(body, pos)
+            if not part or part.group(1) in ("", "."):
+                return None
+            total += int(float(part.group(1)) * _GO_UNITS[part.group(2)])
+            pos = part.end()
+        if not body:
+            return None
+        total *= sign
+    return None if abs(total) > _MAX_NS else total
+
+
+_DURATION_EXAMPLES = {"prometheus": "a Prometheus duration like 30s, 5m, 1h30m or 2d (units y w d h m s ms, "
+                                    "largest first, whole numbers)",
+                      "go": "a Go duration like 30s, 5m or 120h (units h m s ms us ns; no d or w)"}
+
+
+def duration_errors(values: Mapping[str, Any] | None, grammar: str = "prometheus", positive: bool = False) -> list[str]:
+    """{variable name: value} -> one message per value the component would refuse as a
+    duration (duration_nanoseconds); positive: zero and negative durations are refused too
+    (e.g. Alertmanager's group_interval and repeat_interval)."""
+    errors: list[str] = []
+    for name, value in (values or {}).items():
+        nanoseconds = duration_nanoseconds(value, grammar)
+        if nanoseconds is None:
+            errors.append(f"{name} must be {_DURATION_EXAMPLES[grammar]}, got {json.dumps(value, default=str)}.")
+        elif positive and nanoseconds <= 0:
+            errors.append(f"{name} must be a duration greater than zero, got {json.dumps(value, default=str)}.")
+    return errors
+
+
+def probe_target_problem(url: str, module: str) -> str | None:
+    """A blackbox probe target as the module's prober reads it, by the module's name prefix:
+    http*: an absolute URL (this role requires the scheme: the exporter would silently prefix
+    http://); tcp*/grpc*: host:port; icmp*: a bare host or IP; dns*: the server, host or
+    host:port."""
+    if module.startswith("http"):
+        problem = url_problem(url, ("https",) if module.startswith("https") else ("http", "https"))
+        return f"module {module} needs an absolute URL: {problem}, got {url!r}" if problem else None
+    if module.startswith(("tcp", "grpc")):
+        problem = host_port_problem(url)
+        return f"module {module} needs host:port (port 1-65535, no scheme): {problem}, got {url!r}" if problem else None
+    if module.startswith("dns") and (url.startswith("[") or url.count(":") == 1):
+        problem = host_port_problem(url)
+        return f"module {module} needs the DNS server as host or host:port: {problem}, got {url!r}" if problem else None
+    if module.startswith(("icmp", "dns")):
+        problem = ("it must be a bare host name or IP address (no scheme, port, path or white space)"
+                   if not url or url.startswith("[") or any(c.isspace() or c in "/?#@" for c in url)
+                   else host_problem(url))
+        return f"module {module} needs a bare host name or IP address: {problem}, got {url!r}" if problem else None
+    if any(ch.isspace() for ch in url):
+        return f"target {url!r} contains white space"
+    return None
+
+
+def probe_target_errors(targets: object, modules: Iterable[str]) -> list[str]:
+    """One message per unusable entry of prometheus_probe_targets, naming the entry."""
+    if not isinstance(targets, list):
+        return ["prometheus_probe_targets must be a list of {url, module, labels}"]
+    errors: list[str] = []
+    seen: dict[tuple[Any, Any], int] = {}
+    for index, target in enumerate(targets):
+        error = _probe_target_error(target, list(modules))
+        if error is None:
+            key = (target["url"], target["module"])
+            if key in seen:
+                error = f"duplicate of prometheus_probe_targets[{seen[key]}]"
+            seen.setdefault(key, index)
+        if error:
+            where = (f"(url {target.get('url')!r}, module {target.get('module')!r})" if isinstance(target, dict)
+                     else f"({target!r})")
+            errors.append(f"prometheus_probe_targets[{index}] {where}: {error}")
+    return errors
+
+
+def _probe_target_error(target: object, modules: list[str]) -> str | None:
+    if not isinstance(target, dict):
+        return "must be a mapping {url, module, labels}"
+    unknown_keys = sorted(set(target) - {"url", "module", "labels"})
+    if unknown_keys:
+        return f"unknown keys {unknown_keys} (allowed: url, module, labels)"
+    url, module, labels = target.get("url"), target.get("module"), target.get("labels", {})
+    if not isinstance(url, str) or not url.strip():
+        return "url is missing or empty"
+    if not isinstance(module, str) or module not in modules:
+        return (f"unknown module {module!r} (known: {', '.join(modules)}: the modules the blackbox "
+                "exporter publishes, blackbox_modules + blackbox_extra_modules)")
+    label_problems = label_errors({"labels": labels})
+    if label_problems:
+        return "; ".join(label_problems).rstrip(".")
+    return probe_target_problem(url, module)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -225,4 +574,9 @@ class FilterModule:
             "hash_basic_auth_users": hash_basic_auth_users,
             "input_errors": input_errors,
             "listen_address_errors": listen_address_errors,
+            "duration_errors": duration_errors,
+            "label_errors": label_errors,
+            "probe_target_errors": probe_target_errors,
+            "url_errors": url_errors,
+            "url_path": url_path,
         }

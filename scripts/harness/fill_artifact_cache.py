@@ -4,7 +4,8 @@
 GitHub (where upstream release archives live) is not reachable from this test machine, but
 Debian's archive is, and Debian forky carries real builds of the pinned upstream releases.
 This script turns those packages into *release-layout* archives
-(``<name>-<version>.linux-<arch>/<binary>``, ``.tar.gz``) plus a ``sha256sums.txt`` and
+(``<name>-<version>.linux-<arch>/<binary>``, ``.tar.gz``; redis_exporter's upstream names
+carry ``v<version>``) plus a ``sha256sums.txt`` and
 places them where the roles' shared artifact mechanism (roles/binary_service) looks first.
 The roles then run their normal cached-artifact path, exactly as on an air-gapped site.
 
@@ -55,7 +56,26 @@ COMPONENTS: dict[str, tuple[list[str], str, dict[str, str], list[str]]] = {
         ["prometheus-pushgateway"], "1.11.2",
         {"usr/bin/prometheus-pushgateway": "pushgateway"}, [],
     ),
+    "node_exporter": (
+        ["prometheus-node-exporter"], "1.11.1",
+        {"usr/bin/prometheus-node-exporter": "node_exporter"}, [],
+    ),
+    "redis_exporter": (
+        ["prometheus-redis-exporter"], "1.86.0",
+        {"usr/bin/prometheus-redis-exporter": "redis_exporter"}, [],
+    ),
+    "postgres_exporter": (
+        ["prometheus-postgres-exporter"], "0.19.1",
+        {"usr/bin/prometheus-postgres-exporter": "postgres_exporter"}, [],
+    ),
 }
+# Upstream archives that put a "v" before the version in their names
+# (redis_exporter-v1.86.0.linux-amd64.tar.gz, unpacking to redis_exporter-v1.86.0.linux-amd64/).
+VERSION_PREFIX: dict[str, str] = {"redis_exporter": "v"}
+
+
+def stem(name: str, version: str, arch: str) -> str:
+    return f"{name}-{VERSION_PREFIX.get(name, '')}{version}.linux-{arch}"
 
 
 def fetch(url: str) -> bytes:
@@ -100,16 +120,16 @@ def packages_index(arch: str) -> dict[str, dict[str, str]]:
 def is_cached(name: str, arch: str, cache: Path) -> bool:
     _, version, _, data_files = COMPONENTS[name]
     dest = cache / name / version
-    return (dest / f"{name}-{version}.linux-{arch}.tar.gz").exists() \
+    return (dest / f"{stem(name, version, arch)}.tar.gz").exists() \
         and (dest / "sha256sums.txt").exists() \
         and all((cache / "debian-data" / name / Path(rel).name).exists() for rel in data_files)
 
 
 def build(name: str, arch: str, cache: Path, index: dict[str, dict[str, str]]) -> None:
     pkgs, version, binaries, data_files = COMPONENTS[name]
-    stem = f"{name}-{version}.linux-{arch}"
+    top = stem(name, version, arch)
     dest = cache / name / version
-    archive = dest / f"{stem}.tar.gz"
+    archive = dest / f"{top}.tar.gz"
     if is_cached(name, arch, cache):
         print(f"fill-cache: {archive} already cached")
         return
@@ -135,7 +155,7 @@ def build(name: str, arch: str, cache: Path, index: dict[str, dict[str, str]]) -
         with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
                 tarfile.open(fileobj=gz, mode="w") as tar:
             for src, target in binaries.items():
-                info = tar.gettarinfo(str(root / src), arcname=f"{stem}/{target}")
+                info = tar.gettarinfo(str(root / src), arcname=f"{top}/{target}")
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 info.mtime = 0

@@ -13,7 +13,7 @@ from test_stack import APP1, MONITOR, other
 
 testinfra_hosts = [MONITOR]
 
-UNITS = ["prometheus", "alertmanager", "pushgateway", "blackbox_exporter"]
+UNITS = ["prometheus", "alertmanager", "pushgateway", "blackbox_exporter", "node_exporter"]
 FILES = [
     "/etc/prometheus/prometheus.yml",
     "/etc/prometheus/file_sd/probes.yml",
@@ -21,9 +21,10 @@ FILES = [
     "/etc/blackbox_exporter/blackbox.yml",
     "/etc/systemd/system/prometheus.service",
     "/etc/systemd/system/pushgateway.service",
+    "/etc/systemd/system/node_exporter.service",
 ]
 
-# (case id, tags, extra vars, text the failure message must contain)
+# (case id, tags, extra vars, text (or tuple of texts) the failure message must contain)
 CASES = [
     ("probe-url-without-scheme", "prometheus",
      {"prometheus_probe_targets": [{"url": "app1:8000/health", "module": "http_2xx"}]}, "app1:8000/health"),
@@ -73,6 +74,53 @@ CASES = [
     ("pusher-gateway-unknown-host", "app", {"app_pusher_gateway_host": "no-such-gateway"}, "app_pusher_gateway_host"),
     ("app-version-mismatch", "app", {"app_version": "9.9.9"}, "app_version"),
     ("grafana-port", "grafana", {"grafana_http_port": 70000}, "grafana_http_port"),
+    # The components' grammars (plugins/filter/monitoring_stack.py, tests/test_grammar.py): each
+    # message names the variable (or entry) and says what the component would refuse.
+    ("probe-url-port-out-of-range", "prometheus",
+     {"prometheus_probe_targets": [{"url": "http://app1:99999/health", "module": "http_2xx"}]},
+     ("prometheus_probe_targets[0]", "invalid port '99999'")),
+    ("probe-url-space-in-host", "prometheus",
+     {"prometheus_probe_targets": [{"url": "http://app 1:8000/health", "module": "http_2xx"}]},
+     ("prometheus_probe_targets[0]", "white space")),
+    ("probe-url-bad-escape", "prometheus",
+     {"prometheus_probe_targets": [{"url": "http://app1:8000/%zz", "module": "http_2xx"}]},
+     ("prometheus_probe_targets[0]", "percent-escape")),
+    ("tcp-probe-without-port", "prometheus",
+     {"prometheus_probe_targets": [{"url": "app1", "module": "tcp_connect"}]}, ("prometheus_probe_targets[0]", "no :port")),
+    ("probe-label-reserved", "prometheus",
+     {"prometheus_probe_targets": [{"url": "http://app1:8000/", "module": "http_2xx", "labels": {"__param_module": "x"}}]},
+     ("prometheus_probe_targets[0]", "'__param_module' starts with __")),
+    ("probe-label-value-not-a-string", "prometheus",
+     {"prometheus_probe_targets": [{"url": "http://app1:8000/", "module": "http_2xx", "labels": {"critical": True}}]},
+     ("prometheus_probe_targets[0]", "label 'critical' must have a string value")),
+    ("external-label-name", "prometheus", {"prometheus_external_labels": {"data-center": "x"}},
+     ("prometheus_external_labels", "'data-center' is not a valid Prometheus label name")),
+    ("prometheus-external-url-port", "prometheus", {"prometheus_web_external_url": "http://prometheus.internal:99999/"},
+     ("prometheus_web_external_url", "invalid port '99999'")),
+    # The route prefix derived from an external URL is published before validation: it must not
+    # fail first with Python's "Port out of range" (url_path, not urlsplit).
+    ("alertmanager-external-url-port", "alertmanager", {"alertmanager_web_external_url": "https://alertmanager.internal:0/am/"},
+     ("alertmanager_web_external_url", "invalid port '0'")),
+    ("alertmanager-group-wait-with-space", "alertmanager", {"alertmanager_route_group_wait": "1 m"},
+     ("alertmanager_route_group_wait", "Prometheus duration")),
+    ("alertmanager-repeat-interval-zero", "alertmanager", {"alertmanager_route_repeat_interval": "0s"},
+     ("alertmanager_route_repeat_interval", "greater than zero")),
+    ("alertmanager-child-route-interval", "alertmanager",
+     {"alertmanager_routes": [{"receiver": "lab-webhook", "matchers": ['severity="critical"'], "group_interval": "5 minutes"}]},
+     ("alertmanager_routes[0].group_interval", "Prometheus duration")),
+    # A flag: Go's time.ParseDuration, which has no y (a Prometheus duration has).
+    ("alertmanager-retention-in-years", "alertmanager", {"alertmanager_data_retention": "1y"},
+     ("alertmanager_data_retention", "Go duration")),
+    ("webhook-url-without-scheme", "alertmanager",
+     {"alertmanager_receivers": [{"name": "lab-webhook", "webhook_configs": [{"url": "127.0.0.1:5001/"}]}]},
+     ("alertmanager_receivers[0].webhook_configs[0].url", "no scheme", "value not shown")),
+    ("slack-api-url-bad-host", "alertmanager",
+     {"alertmanager_receivers": [{"name": "lab-webhook", "slack_configs": [{"api_url": "https://hooks|slack/T0/token", "channel": "#x"}]}]},
+     ("alertmanager_receivers[0].slack_configs[0].api_url", "invalid character '|'")),
+    ("pushgateway-interval-in-days", "pushgateway", {"pushgateway_persistence_interval": "1d"},
+     ("pushgateway_persistence_interval", "Go duration")),
+    ("unknown-node-collector", "node_exporter", {"node_exporter_collectors": ["cpu", "no_such_collector"]},
+     "node_exporter_collectors"),
 ]
 
 
@@ -84,7 +132,8 @@ def test_bad_input_is_rejected_before_any_change(host, tags, extra_vars, expecte
     result = run_playbook(REPO / "playbooks/site.yml", "all", extra_vars, tags=tags)
     assert result.returncode != 0, str(result)
     # In the failed task's own message, not anywhere in the output (loop labels, host names).
-    assert expected in result.failure_text, str(result)
+    for text in (expected,) if isinstance(expected, str) else expected:
+        assert text in result.failure_text, str(result)
     assert result.changed == 0, str(result)
     after = unit_snapshot(host, "prometheus", FILES), {u: unit_snapshot(host, u, []) for u in UNITS}, \
         unit_snapshot(app, "monitored-app", ["/etc/systemd/system/monitored-app.service"])

@@ -6,8 +6,6 @@ settings: those may hold secrets.
 """
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeGuard
 
@@ -99,20 +97,54 @@ def route_errors(route: object, receivers: object, time_intervals: object = (), 
     return errors
 
 
-_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+_ROUTE_DURATIONS = ("group_wait", "group_interval", "repeat_interval")
+# Keys of a receiver's *_configs entries and of the global section that Alertmanager parses as
+# URLs (config.URL / SecretURL: http or https, with a host).
+_URL_KEYS = ("url", "api_url", "webhook_url")
 
 
-def duration_errors(durations: Mapping[str, Any] | None) -> list[str]:
-    """{variable name: value} -> one message per value that is not a duration like 30s or 4h."""
-    return [f"{name} must be a duration like 30s, 5m or 4h, got {json.dumps(value, default=str)}."
-            for name, value in (durations or {}).items()
-            if not (isinstance(value, str) and _DURATION.match(value))]
+def route_durations(routes: object, routes_var: str = "alertmanager_routes") -> dict[str, Any]:
+    """{path of the setting: value} for group_wait, group_interval and repeat_interval of every
+    child route, nested as deep as they go, for the shared duration_errors filter."""
+    found: dict[str, Any] = {}
+
+    def walk(children: object, path: str) -> None:
+        for index, child in enumerate(children if _is_list(children) else []):
+            if isinstance(child, Mapping):
+                entry = f"{path}[{index}]"
+                found.update({f"{entry}.{key}": child[key] for key in _ROUTE_DURATIONS if key in child})
+                walk(child.get("routes") or [], f"{entry}.routes")
+
+    walk(routes, routes_var)
+    return found
+
+
+def receiver_urls(receivers: object, global_config: object = None) -> dict[str, Any]:
+    """{path of the setting: URL} of every URL Alertmanager parses in the receivers and the
+    global section (slack_api_url, webhook url, pagerduty url, ...), for the shared url_errors
+    filter. The values may carry tokens: the messages must not show them."""
+    found: dict[str, Any] = {}
+    if isinstance(global_config, Mapping):
+        found.update({f"alertmanager_global.{key}": value for key, value in global_config.items()
+                      if str(key).endswith("_url") and value not in ("", None)})
+    for index, receiver in enumerate(receivers if _is_list(receivers) else []):
+        if not isinstance(receiver, Mapping):
+            continue
+        for kind, configs in receiver.items():
+            if not str(kind).endswith("_configs") or not _is_list(configs):
+                continue
+            for position, config in enumerate(configs):
+                if isinstance(config, Mapping):
+                    found.update({f"alertmanager_receivers[{index}].{kind}[{position}].{key}": config[key]
+                                  for key in _URL_KEYS if config.get(key) not in ("", None)})
+    return found
 
 
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
-            "alertmanager_duration_errors": duration_errors,
+            "alertmanager_receiver_urls": receiver_urls,
+            "alertmanager_route_durations": route_durations,
             "alertmanager_receiver_errors": receiver_errors,
             "alertmanager_route_errors": route_errors,
         }

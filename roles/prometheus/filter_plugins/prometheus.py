@@ -1,96 +1,12 @@
 """Filters of the prometheus role: probe targets, scrape jobs, what the contract makes expected."""
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
-
-_HOSTNAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})$")
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _is_ipv6(text: str) -> bool:
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _probe_target_error(target: object, modules: list[str]) -> str | None:
-    """Why one probe target is unusable, or None."""
-    if not isinstance(target, dict):
-        return "must be a mapping {url, module, labels}"
-    unknown_keys = sorted(set(target) - {"url", "module", "labels"})
-    if unknown_keys:
-        return f"unknown keys {unknown_keys} (allowed: url, module, labels)"
-    url, module, labels = target.get("url"), target.get("module"), target.get("labels", {})
-    if not isinstance(url, str) or not url.strip():
-        return "url is missing or empty"
-    if not isinstance(module, str) or module not in modules:
-        return (f"unknown module {module!r} (known: {', '.join(modules)}: the modules the blackbox "
-                "exporter publishes, blackbox_modules + blackbox_extra_modules)")
-    if not isinstance(labels, dict):
-        return "labels must be a mapping of label name to value"
-    for key, value in labels.items():
-        if not isinstance(key, str) or not _LABEL_NAME.match(key) or key.startswith("__"):
-            return f"label name {key!r} is not a valid Prometheus label name (or starts with __)"
-        if isinstance(value, (dict, list)) or value is None:
-            return f"label {key!r} must have a scalar value"
-    if module.startswith("http"):
-        schemes = ("https",) if module.startswith("https") else ("http", "https")
-        try:
-            parts = urlsplit(url)
-            valid = parts.scheme in schemes and bool(parts.hostname)
-        except ValueError:  # e.g. an unbalanced [IPv6 bracket
-            valid = False
-        if not valid:
-            want = " or ".join(f"{s}://" for s in schemes)
-            return f"module {module} needs a URL starting with {want} and naming a host, got {url!r}"
-        return None
-    if module.startswith("tcp"):
-        match = _HOST_PORT.match(url)
-        if not match or not 1 <= int(match.group(2)) <= 65535:
-            return f"module {module} needs host:port (port 1-65535, no scheme), got {url!r}"
-        return None
-    if module.startswith("icmp"):
-        if not (_HOSTNAME.match(url) or _is_ipv6(url)):
-            return f"module {module} needs a bare host name or IP address (no scheme, no port), got {url!r}"
-        return None
-    if any(ch.isspace() for ch in url):
-        return f"target {url!r} contains white space"
-    return None
-
-
-def probe_target_errors(targets: object, modules: Iterable[str]) -> list[str]:
-    """One message per unusable entry of prometheus_probe_targets, naming the entry."""
-    if not isinstance(targets, list):
-        return ["prometheus_probe_targets must be a list of {url, module, labels}"]
-    errors: list[str] = []
-    seen: dict[tuple[Any, Any], int] = {}
-    for index, target in enumerate(targets):
-        error = _probe_target_error(target, list(modules))
-        where = f"prometheus_probe_targets[{index}]"
-        if error is None:
-            key = (target["url"], target["module"])
-            if key in seen:
-                error = f"duplicate of prometheus_probe_targets[{seen[key]}]"
-            seen.setdefault(key, index)
-        if error:
-            errors.append(f"{where} {_describe(target)}: {error}")
-    return errors
-
-
-def _describe(target: object) -> str:
-    if isinstance(target, dict):
-        return f"(url {target.get('url')!r}, module {target.get('module')!r})"
-    return f"({target!r})"
 
 
 def probe_file_sd(targets: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
@@ -123,20 +39,11 @@ def scrape_job_errors(extra_jobs: object, reserved: Container[str]) -> list[str]
     return errors
 
 
-def global_duration_errors(global_config: Mapping[str, Any] | None, duration_re: str) -> list[str]:
-    """One message per interval/timeout of prometheus_global that is not a Prometheus duration."""
-    durations = {f"prometheus_global.{key}": value for key, value in (global_config or {}).items()
-                 if re.search(r"(interval|timeout)$", str(key))}
-    return duration_errors(durations, duration_re)
-
-
-def duration_errors(values: Mapping[str, Any] | None, duration_re: str) -> list[str]:
-    """{variable name: value} -> one message per value that is not a Prometheus duration
-    (model.ParseDuration: units y w d h m s ms, largest first, each at most once)."""
-    pattern = re.compile(duration_re)
-    return [f"{name} must be a Prometheus duration like 30s, 5m or 1h, got {json.dumps(value, default=str)}."
-            for name, value in (values or {}).items()
-            if isinstance(value, bool) or not (str(value) and pattern.match(str(value)))]
+def global_durations(global_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The intervals and timeouts of prometheus_global, named for the messages of the shared
+    duration_errors filter: {"prometheus_global.scrape_interval": "15s", ...}."""
+    return {f"prometheus_global.{key}": value for key, value in (global_config or {}).items()
+            if re.search(r"(interval|timeout)$", str(key))}
 
 
 def number_errors(values: Mapping[str, Any] | None) -> list[str]:
@@ -169,10 +76,11 @@ def client_passwords(endpoints: Mapping[str, list[Mapping[str, Any]]], own: Mapp
 
 def expected_targets(endpoints: Mapping[str, list[Mapping[str, Any]]], own: Mapping[str, Any],
                      probes: Iterable[Mapping[str, Any]] | None) -> list[dict[str, str]]:
-    """Every target the contract makes, as {job, instance}: what the stack check expects up."""
+    """Every target the contract makes, as {job, instance}: what the stack check expects up.
+    Each key of endpoints (vars/main.yml _prometheus_contract_endpoints) is its job's name."""
     targets = [{"job": "prometheus", "instance": str(own["address"])}]
-    for job in ("app", "pushgateway", "alertmanager", "blackbox"):
-        targets += [{"job": job, "instance": str(ep["address"])} for ep in endpoints.get(job) or []]
+    for job, eps in endpoints.items():
+        targets += [{"job": job, "instance": str(ep["address"])} for ep in eps or []]
     targets += [{"job": "blackbox-probes", "instance": str(probe["url"])} for probe in probes or []]
     return targets
 
@@ -208,10 +116,8 @@ class FilterModule:
             "prometheus_target_problems": target_problems,
             "prometheus_client_passwords": client_passwords,
             "prometheus_expected_targets": expected_targets,
-            "prometheus_duration_errors": duration_errors,
-            "prometheus_global_duration_errors": global_duration_errors,
+            "prometheus_global_durations": global_durations,
             "prometheus_number_errors": number_errors,
-            "prometheus_probe_target_errors": probe_target_errors,
             "prometheus_probe_file_sd": probe_file_sd,
             "prometheus_scrape_job_errors": scrape_job_errors,
         }

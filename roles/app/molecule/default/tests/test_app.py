@@ -98,3 +98,21 @@ def test_host_needed_no_package_mirror(host):
     assert host.file("/opt/monitored-app/venv/bin/pip").exists
     installed_from = host.file("/opt/monitored-app/venv/.installed-from").content_string.strip()
     assert host.check_output("ls /opt/monitored-app/wheels") == f"{installed_from}.tar"
+
+
+NO_ROUTE_PROBE = """
+import errno, socket
+try:
+    socket.create_connection(("192.0.2.1", 80), timeout=5)  # TEST-NET-1: never a real host
+    print("connected")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e))
+"""
+
+
+def test_host_had_no_route_out(host):
+    """prepare.yml refused every connection leaving the container's own network before the
+    converge: an address outside it fails at once (not a timeout), while the app, which the
+    converge installed and started, answers on the host's own address."""
+    assert host.check_output(f"python3 -c '{NO_ROUTE_PROBE}'") == "ENETUNREACH"
+    assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {base_url(host)}:8000/health") == "200"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 import yaml
 
-from conftest import role_defaults, run_playbook, unit_snapshot
+from conftest import REPO, role_defaults, run_playbook, unit_snapshot
 
 UNIT = "grafana-server"
 WATCHED = ["/etc/grafana/grafana.ini", "/etc/grafana/admin_password",
@@ -153,4 +154,67 @@ def test_unreachable_apt_repository_is_skipped(host, converge_playbook):
     text = " ".join(output(result).split())
     assert "cannot be installed from the APT repository" in text
     assert "skipping Grafana on " + host.backend.host in text
+    assert snapshot(host) == before
+
+
+REMOTE_CA = "/tmp/monitoring-test-ca.pem"
+RENDERED = "/tmp/monitoring-test-datasources.yml"
+
+
+def test_datasources_trust_the_ca_their_endpoints_publish(host, tmp_path):
+    """HTTPS endpoints with a ca_file (a path on the Grafana host): each datasource trusts that
+    CA, with the PEM Grafana wants in secureJsonData. Rendered by the role's own validate tasks
+    (which read the CA) and template, into /tmp: no Grafana package needed."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-subj", "/CN=monitoring-test-ca", "-days", "1", "-keyout", str(tmp_path / "ca.key"),
+                    "-out", str(tmp_path / "ca.pem")], check=True, capture_output=True)
+    pem = (tmp_path / "ca.pem").read_text()
+    playbook = tmp_path / "render_datasources.yml"
+    playbook.write_text(json.dumps([{
+        "name": "Render the datasources of HTTPS endpoints with a CA", "hosts": host.backend.host,
+        "become": True, "gather_subset": ["network"],
+        "vars": {"grafana_admin_password": "Molecule-Grafana-2025",
+                 "grafana_prometheus_host": "tls-prometheus", "grafana_alertmanager_host": "tls-alertmanager"},
+        "tasks": [
+            {"name": "Add the HTTPS Prometheus", "ansible.builtin.add_host": {
+                "name": "tls-prometheus", "prometheus_endpoint": {
+                    "address": "prometheus.test:9090", "scheme": "https", "ca_file": REMOTE_CA,
+                    "basic_auth": {"username": "grafana", "password": "Datasource-Pw-1"}}}, "no_log": True},
+            {"name": "Add the HTTPS Alertmanager", "ansible.builtin.add_host": {
+                "name": "tls-alertmanager", "alertmanager_endpoint": {
+                    "address": "alertmanager.test:9093", "scheme": "https", "ca_file": REMOTE_CA}}},
+            {"name": "Put the CA on the Grafana host", "ansible.builtin.copy": {
+                "src": str(tmp_path / "ca.pem"), "dest": REMOTE_CA, "mode": "0644"}},
+            {"name": "Validate (reads the CA)", "ansible.builtin.include_role": {
+                "name": "grafana", "tasks_from": "validate", "public": True}},
+            {"name": "Render the datasources", "ansible.builtin.template": {
+                "src": str(REPO / "roles/grafana/templates/datasources.yml.j2"), "dest": RENDERED, "mode": "0600"},
+             "no_log": True},
+        ]}]))
+    try:
+        result = run_playbook(playbook, host.backend.host)
+        assert result.returncode == 0, str(result)
+        datasources = {d["name"]: d for d in yaml.safe_load(host.file(RENDERED).content_string)["datasources"]}
+    finally:
+        host.run(f"rm -f {RENDERED} {REMOTE_CA}")
+    prometheus, alertmanager = datasources["Prometheus"], datasources["Alertmanager"]
+    assert prometheus["url"] == "https://prometheus.test:9090" and alertmanager["url"] == "https://alertmanager.test:9093"
+    for ds in (prometheus, alertmanager):
+        assert ds["jsonData"]["tlsAuthWithCACert"] is True, ds
+        assert ds["secureJsonData"]["tlsCACert"] == pem, ds
+    assert prometheus["secureJsonData"]["basicAuthPassword"] == "Datasource-Pw-1"
+    assert "basicAuth" not in alertmanager
+    # The password of the Prometheus datasource is not in the output; the (public) CA may be.
+    assert "Datasource-Pw-1" not in result.stdout + result.stderr
+
+
+def test_missing_datasource_ca_fails_before_any_change(host, converge_playbook):
+    before = snapshot(host)
+    result = run_playbook(converge_playbook, host.backend.host, {"prometheus_endpoint": {
+        "address": "127.0.0.1:9090", "scheme": "https", "ca_file": "/nonexistent/monitoring-ca.pem"}})
+    assert result.returncode != 0, str(result)
+    text = " ".join(result.failure_text.split())
+    assert "prometheus_endpoint.ca_file of molecule-prometheus (prometheus_web_ca_file" in text, text
+    assert "/nonexistent/monitoring-ca.pem cannot be read" in text, text
+    assert result.changed == 0, str(result)
     assert snapshot(host) == before

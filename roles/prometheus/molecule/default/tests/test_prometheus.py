@@ -96,7 +96,7 @@ def test_jobs_from_the_inventory(host):
     by_job = {}
     for target in active_targets(host):
         by_job.setdefault(target["labels"]["job"], []).append(target)
-    assert sorted(by_job) == ["alertmanager", "app", "blackbox", "blackbox-probes", "node", "prometheus", "pushgateway"]
+    assert sorted(by_job) == ["alertmanager", "app", "blackbox", "blackbox-probes", "custom", "prometheus", "pushgateway"]
     # The addresses the stand-ins' endpoints declare (app via the file_sd file).
     assert [t["scrapeUrl"] for t in by_job["app"]] == ["http://127.0.0.1:8001/metrics"]
     assert [t["scrapeUrl"] for t in by_job["pushgateway"]] == ["http://127.0.0.1:9091/metrics"]
@@ -219,9 +219,9 @@ def test_disabled_rule_group_is_removed(host, converge_playbook):
      ["prometheus_probe_targets[1]", "unknown module 'http_3xx'"]),
     ({"prometheus_probe_targets": [{"url": "127.0.0.1", "module": "tcp_connect"}]},
      ["prometheus_probe_targets[0]", "host:port"]),
-    ({"prometheus_scrape_configs_extra": [{"job_name": "node", "static_configs": []},
-                                          {"job_name": "node", "static_configs": []}]},
-     ["prometheus_scrape_configs_extra[1]", "duplicate job_name 'node'"]),
+    ({"prometheus_scrape_configs_extra": [{"job_name": "custom", "static_configs": []},
+                                          {"job_name": "custom", "static_configs": []}]},
+     ["prometheus_scrape_configs_extra[1]", "duplicate job_name 'custom'"]),
     ({"prometheus_scrape_configs_extra": [{"job_name": "prometheus", "static_configs": []}]},
      ["prometheus_scrape_configs_extra[0]", "'prometheus'"]),
     ({"prometheus_storage_retention_time": "forever"}, ["prometheus_storage_retention_time"]),
