@@ -31,11 +31,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get(url: str, timeout: float = 5.0) -> requests.Response:
+def get(
+    url: str,
+    timeout: float = 5.0,
+    verify: str | bool = True,
+    auth: tuple[str, str] | None = None,
+) -> requests.Response:
     """GET on a fresh connection, ignoring proxy settings (loopback only)."""
     with requests.Session() as session:
         session.trust_env = False
-        return session.get(url, timeout=timeout)
+        return session.get(url, timeout=timeout, verify=verify, auth=auth)
 
 
 def metric_sum(metrics_text: str, sample_name: str) -> float:
@@ -111,9 +116,14 @@ class GunicornServer:
 
 
 def start_gunicorn(
-    workdir: Path, workers: int = 4, env: dict[str, str] | None = None, timeout: float = 60.0
+    workdir: Path,
+    workers: int = 4,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    ca_file: str | None = None,
 ) -> GunicornServer:
-    """Start ``gunicorn -c python:monitored_app.gunicorn_conf`` on a free loopback port."""
+    """Start ``gunicorn -c python:monitored_app.gunicorn_conf`` on a free loopback port
+    (HTTPS, verified against ``ca_file``, when given)."""
     port = free_port()
     log_path = workdir / f"gunicorn-{port}.log"
     server_env = {
@@ -133,16 +143,19 @@ def start_gunicorn(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, for a clean kill
         )
+    scheme = "https" if ca_file else "http"
     server = GunicornServer(
-        proc, f"http://{LOOPBACK}:{port}", Path(multiproc) if multiproc else None, log_path
+        proc, f"{scheme}://{LOOPBACK}:{port}", Path(multiproc) if multiproc else None, log_path
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"gunicorn exited with {proc.returncode}:\n{server.log()}")
         try:
-            # /metrics is not instrumented, so polling it does not change the counters.
-            if get(f"{server.base_url}/metrics", timeout=5).status_code == 200:
+            # /metrics is not instrumented, so polling it does not change the counters
+            # (401: it asks for credentials, which also means the server is up).
+            url = f"{server.base_url}/metrics"
+            if get(url, timeout=5, verify=ca_file or True).status_code in (200, 401):
                 server.wait_for_workers(workers)
                 return server
         except requests.RequestException:  # not listening yet, or a slow first boot

@@ -4,6 +4,7 @@ endpoint contract, and the grammars of URLs, label names and durations). ansible
 roles never reach into each other's plugins."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import json
@@ -54,6 +55,24 @@ def hash_basic_auth_users(users: object, seed: str, rounds: int = 10) -> dict[st
         digest = hashlib.sha256(f"{seed}\0{user}".encode()).digest()[:16]
         salt = f"$2b${rounds:02d}${_bcrypt_b64(digest)}".encode()
         hashed[user] = bcrypt.hashpw(str(password).encode(), salt).decode()
+    return hashed
+
+
+def hash_pbkdf2_users(users: object, seed: str, iterations: int = 200_000) -> dict[str, str]:
+    """Return {user: "pbkdf2_sha256$<iterations>$<salt>$<hash>"}, the format the app's
+    /metrics basic auth reads (app_src/src/monitored_app/auth.py; tests/test_app_auth_format.py
+    keeps the two equal). The salt is derived from seed and user, as in hash_basic_auth_users,
+    so re-runs report no change."""
+    if not isinstance(users, dict):
+        raise AnsibleFilterError("basic_auth_users must be a mapping of user name to password")
+    hashed: dict[str, str] = {}
+    for user, password in users.items():
+        if not password:
+            raise AnsibleFilterError(f"basic_auth_users: user {user!r} has an empty password")
+        salt = hashlib.sha256(f"{seed}\0{user}".encode()).digest()[:16]
+        digest = hashlib.pbkdf2_hmac("sha256", str(password).encode(), salt, iterations)
+        b64 = [base64.urlsafe_b64encode(part).decode().rstrip("=") for part in (salt, digest)]
+        hashed[str(user)] = f"pbkdf2_sha256${iterations}${b64[0]}${b64[1]}"
     return hashed
 
 
@@ -572,6 +591,7 @@ class FilterModule:
             "unpublished_errors": unpublished_errors,
             "flags_to_args": flags_to_args,
             "hash_basic_auth_users": hash_basic_auth_users,
+            "hash_pbkdf2_users": hash_pbkdf2_users,
             "input_errors": input_errors,
             "listen_address_errors": listen_address_errors,
             "duration_errors": duration_errors,

@@ -59,6 +59,12 @@ preload_app = False
 # The app writes its own JSON request log; gunicorn's access log would duplicate it.
 accesslog = None
 errorlog = "-"
+# TLS: both files or neither. Gunicorn loads them when a worker starts, so a rotated
+# certificate takes effect with a reload (HUP: new workers), not a restart.
+certfile = os.environ.get("GUNICORN_CERTFILE", "").strip() or None
+keyfile = os.environ.get("GUNICORN_KEYFILE", "").strip() or None
+if (certfile is None) != (keyfile is None):
+    raise SystemExit("GUNICORN_CERTFILE and GUNICORN_KEYFILE must be set together")
 # The control socket defaults to one shared path in $HOME; several instances on a
 # host (or a read-only home of a service user) would collide. Nothing uses it here.
 control_socket_disable = True

@@ -64,6 +64,8 @@ class Settings:
     log_level: str = "INFO"
     # Set by the systemd unit; switches prometheus_client into multiprocess mode.
     multiproc_dir: str | None = None
+    # Users file for basic auth on /metrics (monitored_app.auth); None = no auth.
+    metrics_auth_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +87,5 @@ class Settings:
             metrics_enabled=_get_bool(env, "APP_METRICS_ENABLED", cls.metrics_enabled),
             log_level=log_level,
             multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
+            metrics_auth_file=env.get("APP_METRICS_AUTH_FILE", "").strip() or None,
         )
