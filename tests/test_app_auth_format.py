@@ -2,19 +2,14 @@
 app verifies them (monitored_app.auth). The two must agree on the format."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 from monitored_app.auth import load_users, verify_password
 
-REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("monitoring_stack_auth", REPO / "plugins/filter/monitoring_stack.py")
-assert _spec and _spec.loader
-ms = importlib.util.module_from_spec(_spec)
-sys.modules["monitoring_stack_auth"] = ms
-_spec.loader.exec_module(ms)
+from conftest import load_filter_plugin
+
+ms = load_filter_plugin()
 
 
 def test_the_app_accepts_what_the_role_writes(tmp_path: Path):

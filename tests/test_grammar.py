@@ -2,18 +2,11 @@
 blackbox prober read them, Prometheus label names, Prometheus and Go durations), table-driven."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("monitoring_stack", REPO / "plugins/filter/monitoring_stack.py")
-assert _spec and _spec.loader
-ms = importlib.util.module_from_spec(_spec)
-sys.modules["monitoring_stack"] = ms
-_spec.loader.exec_module(ms)
+from conftest import load_filter_plugin
+
+ms = load_filter_plugin()
 
 GOOD_URLS = [
     "http://app1:8000/health",

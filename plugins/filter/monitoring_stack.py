@@ -38,41 +38,39 @@ def _bcrypt_b64(data: bytes) -> str:
     return "".join(out)
 
 
-def hash_basic_auth_users(users: object, seed: str, rounds: int = 10) -> dict[str, str]:
-    """Return {user: bcrypt hash} with a salt derived from seed and user name.
+def _users_with_salts(users: object, seed: str) -> list[tuple[str, str, bytes]]:
+    """[(user, password, 16-byte salt)] with the salt derived from seed and user name.
 
     A random salt would change the file (and report "changed") on every run; a derived salt
     keeps re-runs idempotent while still differing per host, service and user.
     """
-    if not HAS_BCRYPT:
-        raise AnsibleFilterError("hash_basic_auth_users needs the 'bcrypt' package on the controller")
     if not isinstance(users, dict):
         raise AnsibleFilterError("basic_auth_users must be a mapping of user name to password")
-    hashed: dict[str, str] = {}
+    out: list[tuple[str, str, bytes]] = []
     for user, password in users.items():
         if not password:
             raise AnsibleFilterError(f"basic_auth_users: user {user!r} has an empty password")
-        digest = hashlib.sha256(f"{seed}\0{user}".encode()).digest()[:16]
-        salt = f"$2b${rounds:02d}${_bcrypt_b64(digest)}".encode()
-        hashed[user] = bcrypt.hashpw(str(password).encode(), salt).decode()
-    return hashed
+        out.append((str(user), str(password), hashlib.sha256(f"{seed}\0{user}".encode()).digest()[:16]))
+    return out
+
+
+def hash_basic_auth_users(users: object, seed: str, rounds: int = 10) -> dict[str, str]:
+    """Return {user: bcrypt hash} (exporter-toolkit's basic_auth_users), salts derived."""
+    if not HAS_BCRYPT:
+        raise AnsibleFilterError("hash_basic_auth_users needs the 'bcrypt' package on the controller")
+    return {user: bcrypt.hashpw(password.encode(), f"$2b${rounds:02d}${_bcrypt_b64(salt)}".encode()).decode()
+            for user, password, salt in _users_with_salts(users, seed)}
 
 
 def hash_pbkdf2_users(users: object, seed: str, iterations: int = 200_000) -> dict[str, str]:
     """Return {user: "pbkdf2_sha256$<iterations>$<salt>$<hash>"}, the format the app's
     /metrics basic auth reads (app_src/src/monitored_app/auth.py; tests/test_app_auth_format.py
-    keeps the two equal). The salt is derived from seed and user, as in hash_basic_auth_users,
-    so re-runs report no change."""
-    if not isinstance(users, dict):
-        raise AnsibleFilterError("basic_auth_users must be a mapping of user name to password")
+    keeps the two equal), salts derived as for hash_basic_auth_users."""
     hashed: dict[str, str] = {}
-    for user, password in users.items():
-        if not password:
-            raise AnsibleFilterError(f"basic_auth_users: user {user!r} has an empty password")
-        salt = hashlib.sha256(f"{seed}\0{user}".encode()).digest()[:16]
-        digest = hashlib.pbkdf2_hmac("sha256", str(password).encode(), salt, iterations)
+    for user, password, salt in _users_with_salts(users, seed):
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
         b64 = [base64.urlsafe_b64encode(part).decode().rstrip("=") for part in (salt, digest)]
-        hashed[str(user)] = f"pbkdf2_sha256${iterations}${b64[0]}${b64[1]}"
+        hashed[user] = f"pbkdf2_sha256${iterations}${b64[0]}${b64[1]}"
     return hashed
 
 
