@@ -127,7 +127,7 @@ def test_promtool_accepts_the_rendered_files(host):
     # One file holds the whole rule set, and every group in it, the custom one included, is loaded.
     assert host.check_output(f"ls {RULES_DIR}").split() == ["monitoring-stack.rules.yml"]
     groups = {g["name"] for g in api(host, "/api/v1/rules")["groups"]}
-    assert groups == {"app", "batch", "blackbox", "prometheus", "alertmanager", "molecule"}
+    assert groups == {"app", "batch", "blackbox", "prometheus", "alertmanager", "node", "redis", "postgres", "molecule"}
 
 
 def test_unit_is_hardened(host):
@@ -202,7 +202,7 @@ def test_disabled_rule_group_is_removed(host, converge_playbook):
         assert "batch" not in {g["name"] for g in rules["groups"]}
         # The role waits for the reload to be applied before it returns.
         groups = {g["name"] for g in api(host, "/api/v1/rules")["groups"]}
-        assert groups == {"app", "blackbox", "prometheus", "alertmanager", "molecule"}
+        assert groups == {"app", "blackbox", "prometheus", "alertmanager", "node", "redis", "postgres", "molecule"}
         assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is True
         assert main_pid(host, UNIT) == pid  # reloaded, not restarted
     finally:
