@@ -113,6 +113,15 @@ def poll(check, timeout: float = 30, interval: float = 1.0):
         time.sleep(interval)
 
 
+def wait_for(check, timeout: float, interval: float = 3.0, what: str = "condition"):
+    """poll(), failing the test with `what` and the last value when check() never returned
+    something truthy; returns that value."""
+    last = poll(check, timeout, interval)
+    if not last:
+        pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    return last
+
+
 def main_pid(host, unit: str) -> str:
     """The unit's main PID as systemd reports it ("0" when not running)."""
     return host.check_output(f"systemctl show -p MainPID --value {unit}")

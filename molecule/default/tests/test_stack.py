@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 import urllib.parse
 
 import pytest
 import testinfra
 
-from conftest import REPO, host_address, main_pid, run_playbook
+from conftest import REPO, host_address, main_pid, run_playbook, wait_for
 
 PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
 MONITOR, APP1, APP2 = f"{PREFIX}monitor", f"{PREFIX}app1", f"{PREFIX}app2"
@@ -35,17 +34,6 @@ def prom(host, path: str, **params) -> dict:
 
 def query(host, expr: str) -> list:
     return prom(host, "/api/v1/query", query=expr)["data"]["result"]
-
-
-def wait_for(check, timeout: float, interval: float = 3.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 def main_pids(host) -> dict[str, str]:

@@ -7,13 +7,12 @@ import json
 import math
 import os
 import sys
-import time
 import urllib.parse
 
 import pytest
 import testinfra
 
-from conftest import REPO, host_address
+from conftest import REPO, host_address, wait_for
 
 PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
 PROMETHEUS, OTHER = f"{PREFIX}debian13", f"{PREFIX}debian12"
@@ -32,17 +31,6 @@ def query(host, expr: str) -> list:
     return json.loads(host.check_output(f"curl -sf '{url}'"))["data"]["result"]
 
 
-def wait_for(check, timeout: float, what: str, interval: float = 3.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-
-
 def by_instance(result: list) -> dict[str, float]:
     return {series["metric"]["instance"]: float(series["value"][1]) for series in result}
 
@@ -56,19 +44,19 @@ def addresses(host) -> dict[str, str]:
 @pytest.mark.parametrize("job, port", [("node", 9100), ("redis", 9121), ("postgres", 9187)])
 def test_job_is_up_for_both_hosts(host, addresses, job, port):
     expected = {f"{ip}:{port}": 1.0 for ip in addresses.values()}
-    wait_for(lambda: by_instance(query(host, f'up{{job="{job}"}}')) == expected, 60, f"job {job} up on both hosts")
+    wait_for(lambda: by_instance(query(host, f'up{{job="{job}"}}')) == expected, 60, what=f"job {job} up on both hosts")
 
 
 @pytest.mark.parametrize("expr, port", [("redis_up", 9121), ("pg_up", 9187)])
 def test_both_datastores_are_up_as_prometheus_sees_them(host, addresses, expr, port):
     expected = {f"{ip}:{port}": 1.0 for ip in addresses.values()}
-    wait_for(lambda: by_instance(query(host, expr)) == expected, 60, f"{expr} 1 on both hosts")
+    wait_for(lambda: by_instance(query(host, expr)) == expected, 60, what=f"{expr} 1 on both hosts")
 
 
 def test_pg_stat_database_rows_of_the_test_database_for_both_hosts(host, addresses):
     database = host.ansible.get_variables()["exporters_test_database"]
     result = wait_for(lambda: query(host, f'pg_stat_database_xact_commit{{job="postgres", datname="{database}"}}'),
-                      60, "pg_stat_database rows of the test database")
+                      60, what="pg_stat_database rows of the test database")
     assert {s["metric"]["instance"] for s in result} == {f"{ip}:9187" for ip in addresses.values()}
 
 
@@ -77,11 +65,11 @@ def test_node_filesystem_and_systemd_unit_series_for_both_hosts(host, addresses)
     scenario runs there (the exporters themselves)."""
     expected = {f"{ip}:9100" for ip in addresses.values()}
     size = wait_for(lambda: by_instance(query(host, 'node_filesystem_size_bytes{job="node", mountpoint="/"}')),
-                    60, "node_filesystem_size_bytes of /")
+                    60, what="node_filesystem_size_bytes of /")
     assert set(size) == expected and all(v > 0 for v in size.values())
     for unit in ("redis_exporter.service", "postgres_exporter.service"):
         expr = f'node_systemd_unit_state{{job="node", name="{unit}", state="active"}}'
-        active = wait_for(lambda expr=expr: by_instance(query(host, expr)), 60, f"{unit} state")
+        active = wait_for(lambda expr=expr: by_instance(query(host, expr)), 60, what=f"{unit} state")
         assert active == {instance: 1.0 for instance in expected}, unit
 
 
@@ -90,4 +78,4 @@ def test_node_filesystem_and_systemd_unit_series_for_both_hosts(host, addresses)
 def test_datastores_dashboard_panel_returns_data(host, panel):
     # A real number, not only a series: NaN (0/0 of an idle rate) would pass "has data".
     wait_for(lambda: [s for s in query(host, panel.promql) if math.isfinite(float(s["value"][1]))], 60,
-             f"a finite value for {panel.dashboard} / {panel.panel}: {panel.promql}")
+             what=f"a finite value for {panel.dashboard} / {panel.panel}: {panel.promql}")
