@@ -2,28 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def load_filter_plugin(name: str = "monitoring_stack"):
-    """plugins/filter/<name>.py as a module, for tests of the filters without Ansible."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "plugins" / "filter" / f"{name}.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
 
 PROMETHEUS_VERSION = "3.5.3"
 CACHE = Path(os.environ.get("MONITORING_STACK_CACHE") or Path.home() / ".cache" / "monitoring-stack")

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import pytest
-
-from conftest import load_filter_plugin
+from filter_plugins import load_filter_plugin
 
 ms = load_filter_plugin()
 
