@@ -35,13 +35,18 @@ case "${1:-up}" in
     fi
     cat <<MSG
 
-The lab is up (all ports bound to 127.0.0.1):
-  Prometheus    http://127.0.0.1:$LAB_PROMETHEUS_PORT   $( [ "${ONLINE:-0}" = 1 ] && echo "(upstream build, web UI)" || echo "(Debian-built, no web UI; the API works: /api/v1/targets; make lab ONLINE=1 for the UI)")
-  Alertmanager  http://127.0.0.1:$LAB_ALERTMANAGER_PORT
-  Pushgateway   http://127.0.0.1:$LAB_PUSHGATEWAY_PORT/metrics
-  Blackbox      http://127.0.0.1:$LAB_BLACKBOX_PORT
-  App (app1)    http://127.0.0.1:$LAB_APP_PORT/health
+The lab is up (all ports bound to 127.0.0.1), in the secure shape: HTTPS with the lab's own CA
+and basic auth on every endpoint (user "lab"; the app asks for it on /metrics only).
+  Prometheus    https://127.0.0.1:$LAB_PROMETHEUS_PORT   $( [ "${ONLINE:-0}" = 1 ] && echo "(upstream build, web UI)" || echo "(Debian-built, no web UI; the API works: /api/v1/targets; make lab ONLINE=1 for the UI)")
+  Alertmanager  https://127.0.0.1:$LAB_ALERTMANAGER_PORT
+  Pushgateway   https://127.0.0.1:$LAB_PUSHGATEWAY_PORT/metrics
+  Blackbox      https://127.0.0.1:$LAB_BLACKBOX_PORT
+  App (app1)    https://127.0.0.1:$LAB_APP_PORT/health
   Grafana       $grafana
+CA certificate: $MONITORING_STACK_CACHE/lab-pki/ca.crt
+Credentials:    user "lab", password in $MONITORING_STACK_CACHE/lab-secrets/<component>.lab, e.g.
+  curl --cacert $MONITORING_STACK_CACHE/lab-pki/ca.crt \\
+       -u "lab:\$(cat $MONITORING_STACK_CACHE/lab-secrets/prometheus.lab)" https://127.0.0.1:$LAB_PROMETHEUS_PORT/api/v1/targets
 Re-apply after editing inventories/lab:  source .venv/bin/activate && molecule converge -s default
 Tear down:                               scripts/lab.sh down
 MSG

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from filter_plugins import load_filter_plugin
 from monitored_app.auth import load_users, verify_password
+
+from filter_plugins import load_filter_plugin
 
 ms = load_filter_plugin()
 

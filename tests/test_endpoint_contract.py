@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+
 from filter_plugins import load_filter_plugin
 
 ms = load_filter_plugin()
@@ -63,3 +64,77 @@ def test_scrape_job_takes_scheme_ca_and_auth_from_the_contract():
     assert "pw-1x7" not in repr(job)
     assert len(ms.client_groups(eps)) == 1
     assert len(ms.client_groups(eps + [ms.endpoint("10.0.0.3:9093", "c")])) == 2
+
+
+# --- each consumer with credentials of its own (issue 14) ------------------------------------
+USERS = {"lab": "Lab-Passw0rd-123456", "prometheus": "Prom-Passw0rd-123456", "pusher": "Push-Passw0rd-123456"}
+
+
+def _gateway(users=None):
+    return ms.endpoint("10.0.0.5:9091", "mon1", tls=True, ca_file="/etc/ca.crt",
+                       credentials={"username": "lab", "password": USERS["lab"]},
+                       clients=USERS if users is None else users, clients_var="pushgateway_web_config.basic_auth_users")
+
+
+def test_each_consumer_presents_its_own_user():
+    ep = _gateway()
+    assert ep["basic_auth"]["username"] == "lab"  # the serving role's own health check
+    (as_prometheus,) = ms.as_client([ep], "prometheus")
+    (as_pusher,) = ms.as_client([ep], "pusher")
+    assert as_prometheus["basic_auth"] == {"username": "prometheus", "password": USERS["prometheus"]}
+    assert as_pusher["basic_auth"] == {"username": "pusher", "password": USERS["pusher"]}
+    assert ms.endpoint_client(as_prometheus, "/etc/prometheus/secrets/pushgateway.password")["basic_auth"] == {
+        "username": "prometheus", "password_file": "/etc/prometheus/secrets/pushgateway.password"}
+
+
+def test_a_consumer_without_a_user_gets_no_other_consumers_credentials_and_an_error():
+    ep = {**_gateway({"lab": USERS["lab"], "prometheus": USERS["prometheus"]}), "inventory_host": "mon1"}
+    assert ms.as_client([ep], "pusher")[0]["basic_auth"] == {}
+    (error,) = ms.client_credential_errors({"pushgateway": [ep]}, "pusher", "The app's pusher")
+    assert error.startswith("pushgateway_web_config.basic_auth_users (on mon1) has no user 'pusher': ")
+    assert "lab, prometheus" in error and USERS["lab"] not in error and USERS["prometheus"] not in error
+    assert ms.client_credential_errors({"pushgateway": [ep]}, "prometheus", "Prometheus") == []
+
+
+def test_endpoints_without_auth_or_declared_in_the_inventory_need_no_user():
+    declared = ms.endpoints_of(["ext"], {"ext": {"alertmanager_endpoint": {"address": "am:9093", "basic_auth": {
+        "username": "ops", "password": "x"}}}}, "alertmanager_endpoint")
+    assert ms.client_credential_errors({"alertmanager": declared}, "prometheus", "Prometheus") == []
+    assert ms.as_client(declared, "prometheus")[0]["basic_auth"] == {"username": "ops", "password": "x"}
+    assert ms.client_credential_errors({"pushgateway": [ms.endpoint("10.0.0.5:9091", "mon1")]}, "pusher", "x") == []
+
+
+@pytest.mark.parametrize("scheme, errors", [("http", 0), ("https", 0), ("ftp", 1), ("HTTP", 1), (None, 1)])
+def test_a_declared_endpoint_speaks_http_or_https(scheme, errors):
+    eps = ms.endpoints_of(["ext"], {"ext": {"alertmanager_endpoint": {"address": "am:9093"}}}, "alertmanager_endpoint")
+    eps[0]["scheme"] = scheme
+    found = ms.scheme_errors({"alertmanager": eps})
+    assert len(found) == errors
+    assert all(e.startswith("alertmanager_endpoint of ext: scheme ") for e in found)
+
+
+@pytest.mark.parametrize("users, problem", [
+    ({"prometheus": ""}, "the password is empty"),
+    ({"prometheus": "s3cr"}, "too short (4 characters; at least 12)"),
+    ({"prometheus": "ChangeMe"}, "too short"),
+    ({"prometheus": "123456789012"}, "too easy to guess"),
+    ({"prometheus": "aaaaaaaaaaaaaaaa"}, "too easy to guess"),
+    ({"prometheusprom": "PrometheusProm"}, "too easy to guess"),
+    ({"prometheus": None}, "the password is empty"),
+])
+def test_weak_passwords_are_refused_naming_the_user_never_the_value(users, problem):
+    (error,) = ms.web_config_errors({"pushgateway_web_config": {"basic_auth_users": users}})
+    user = next(iter(users))
+    assert error.startswith(f"pushgateway_web_config.basic_auth_users.{user}: ") and problem in error
+    assert "(value not shown)" in error
+    if users[user]:
+        assert str(users[user]) not in error.split(": ", 1)[1]
+
+
+def test_good_web_configs_pass_and_tls_needs_cert_and_key():
+    assert ms.web_config_errors({"a_web_config": {}, "b_web_config": {
+        "tls_server_config": {"cert_file": "/c", "key_file": "/k"}, "basic_auth_users": USERS}}) == []
+    assert ms.web_config_errors({"a_web_config": {"tls_server_config": {"cert_file": "/c"}}}) == [
+        "a_web_config.tls_server_config needs both cert_file and key_file (paths on the host)."]
+    assert ms.web_config_errors({"a_web_config": {"basic_auth_users": ["x"]}}) == [
+        "a_web_config.basic_auth_users must be a mapping of user name to password."]

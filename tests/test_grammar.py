@@ -3,6 +3,7 @@ blackbox prober read them, Prometheus label names, Prometheus and Go durations),
 from __future__ import annotations
 
 import pytest
+
 from filter_plugins import load_filter_plugin
 
 ms = load_filter_plugin()

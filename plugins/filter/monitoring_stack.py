@@ -114,13 +114,16 @@ _WILDCARD_HOSTS = ("", "0.0.0.0", "[::]", "::")
 
 def endpoint(listen_address: str, fallback_host: str, tls: bool = False, path_prefix: str = "",
              ca_file: str = "", credentials: Mapping[str, Any] | None = None,
-             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             extra: Mapping[str, Any] | None = None, clients: Mapping[str, Any] | None = None,
+             clients_var: str = "") -> dict[str, Any]:
     """The endpoint a serving role publishes (docs/architecture.md, "The endpoint contract").
 
     host is what other hosts connect to: the listen host, or fallback_host (the inventory's
     address of the serving host) when the service listens on a wildcard address. local_url is
     what the serving host itself uses (health checks). credentials: {username, password} a
-    client presents, or empty.
+    generic client presents (the serving role's own health check), or empty. clients: every
+    basic auth user {name: password}; a consumer presents the user named after it (as_client),
+    and clients_var names the variable they come from, for the consumers' error messages.
     """
     host, _, port = str(listen_address).rpartition(":")
     scheme = "https" if tls else "http"
@@ -142,8 +145,42 @@ def endpoint(listen_address: str, fallback_host: str, tls: bool = False, path_pr
         "basic_auth": ({"username": str(creds["username"]), "password": str(creds.get("password", ""))}
                        if creds.get("username") else {}),
     }
+    if clients:
+        out["clients"] = {str(user): str(password) for user, password in clients.items()}
+        out["clients_var"] = clients_var
     out.update(extra or {})
     return out
+
+
+def as_client(endpoints: list[Mapping[str, Any]] | None, client: str) -> list[dict[str, Any]]:
+    """The endpoints as `client` (prometheus, pusher, grafana) talks to them: an endpoint with
+    basic auth users presents the user named after the client (its own credentials, never
+    another consumer's). One without that user keeps no credentials here: the consumer's
+    validation reports it first (client_credential_errors)."""
+    out: list[dict[str, Any]] = []
+    for ep in endpoints or []:
+        users = ep.get("clients") or {}
+        if users:
+            ep = {**ep, "basic_auth": ({"username": client, "password": str(users[client])} if client in users else {})}
+        out.append(dict(ep))
+    return out
+
+
+def client_credential_errors(endpoints: Mapping[str, list[Mapping[str, Any]]] | None, client: str,
+                             consumer: str) -> list[str]:
+    """{component: endpoints} -> one message per endpoint that asks for basic auth and has no
+    user for `client`, naming the variable that lists its users."""
+    errors = []
+    for component, eps in (endpoints or {}).items():
+        for ep in eps or []:
+            users = ep.get("clients") or {}
+            if users and client not in users:
+                where = ep.get("inventory_host") or ep.get("address")
+                variable = ep.get("clients_var") or f"{component} basic_auth_users"
+                errors.append(f"{variable} (on {where}) has no user '{client}': {consumer} authenticates to "
+                              f"{component} with credentials of its own. Add '{client}' with its own password "
+                              f"(from the vault); users now: {', '.join(sorted(users))}.")
+    return errors
 
 
 def endpoint_client(ep: Mapping[str, Any], password_file: str = "") -> dict[str, Any]:
@@ -199,6 +236,58 @@ def unpublished_errors(endpoints: Mapping[str, list[Mapping[str, Any]]] | None) 
             f"playbooks/endpoints.yml) for those hosts too, or declare {name} "
             "({address: \"host:port\", ...}) in their inventory for a service these roles do not "
             "manage (docs/architecture.md)." for name, hosts in missing.items()]
+
+
+def scheme_errors(endpoints: Mapping[str, list[Mapping[str, Any]]] | None) -> list[str]:
+    """{component: endpoints} -> one message per endpoint whose scheme is not http or https
+    (an endpoint declared in the inventory for a service these roles do not manage)."""
+    return [f"{component}_endpoint of {ep.get('inventory_host') or ep.get('address')}: scheme "
+            f"{json.dumps(ep.get('scheme'), default=str)} is not supported; use http or https."
+            for component, eps in (endpoints or {}).items() for ep in eps or []
+            if "unpublished" not in ep and ep.get("scheme") not in ("http", "https")]
+
+
+# Passwords nobody should use on an endpoint, compared case-insensitively (a short list: length
+# does most of the work).
+_COMMON_PASSWORDS = {"password", "passw0rd", "changeme", "change-me", "secret", "admin", "administrator",
+                     "letmein", "welcome", "prometheus", "monitoring", "qwertyuiop", "123456789012"}
+MIN_PASSWORD_LENGTH = 12
+
+
+def web_config_errors(configs: Mapping[str, Any] | None) -> list[str]:
+    """{variable name: exporter-toolkit web config} -> messages for a TLS config without its
+    certificate or key, and for basic auth users with an empty or weak password (never shown)."""
+    errors: list[str] = []
+    for name, cfg in (configs or {}).items():
+        if not cfg:
+            continue
+        if not isinstance(cfg, Mapping):
+            errors.append(f"{name} must be a mapping ({{tls_server_config, basic_auth_users}}).")
+            continue
+        tls = cfg.get("tls_server_config")
+        if tls is not None and not (isinstance(tls, Mapping) and tls.get("cert_file") and tls.get("key_file")):
+            errors.append(f"{name}.tls_server_config needs both cert_file and key_file (paths on the host).")
+        users = cfg.get("basic_auth_users")
+        if users is None:
+            continue
+        if not isinstance(users, Mapping):
+            errors.append(f"{name}.basic_auth_users must be a mapping of user name to password.")
+            continue
+        for user, password in users.items():
+            problem = _password_problem(str(user), "" if password is None else str(password))
+            if problem:
+                errors.append(f"{name}.basic_auth_users.{user}: {problem} (value not shown).")
+    return errors
+
+
+def _password_problem(user: str, password: str) -> str | None:
+    if not password:
+        return "the password is empty"
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password is too short ({len(password)} characters; at least {MIN_PASSWORD_LENGTH})"
+    if password.lower() in _COMMON_PASSWORDS or password.lower() == user.lower() or len(set(password)) < 4:
+        return "the password is too easy to guess"
+    return None
 
 
 def _complete(ep: Mapping[str, Any]) -> dict[str, Any]:
@@ -580,8 +669,12 @@ def _probe_target_error(target: object, modules: list[str]) -> str | None:
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
+            "as_client": as_client,
+            "client_credential_errors": client_credential_errors,
             "client_groups": client_groups,
+            "scheme_errors": scheme_errors,
             "scrape_job": scrape_job,
+            "web_config_errors": web_config_errors,
             "endpoint": endpoint,
             "endpoint_client": endpoint_client,
             "endpoints_of": endpoints_of,

@@ -5,7 +5,8 @@ GitHub (where upstream release archives live) is not reachable from this test ma
 Debian's archive is, and Debian forky carries real builds of the pinned upstream releases.
 This script turns those packages into *release-layout* archives
 (``<name>-<version>.linux-<arch>/<binary>``, ``.tar.gz``; redis_exporter's upstream names
-carry ``v<version>``) plus a ``sha256sums.txt`` and
+carry ``v<version>``; VictoriaMetrics' are ``<name>-linux-<arch>-v<version>.tar.gz`` with the
+binary at the top) plus a ``sha256sums.txt`` and
 places them where the roles' shared artifact mechanism (roles/binary_service) looks first.
 The roles then run their normal cached-artifact path, exactly as on an air-gapped site.
 
@@ -68,13 +69,24 @@ COMPONENTS: dict[str, tuple[list[str], str, dict[str, str], list[str]]] = {
         ["prometheus-postgres-exporter"], "0.19.1",
         {"usr/bin/prometheus-postgres-exporter": "postgres_exporter"}, [],
     ),
+    # The long-term store (roles/victoriametrics): the single-node server only.
+    "victoria-metrics": (
+        ["victoria-metrics"], "1.145.0",
+        {"usr/bin/victoria-metrics": "victoria-metrics-prod"}, [],
+    ),
 }
 # Upstream archives that put a "v" before the version in their names
 # (redis_exporter-v1.86.0.linux-amd64.tar.gz, unpacking to redis_exporter-v1.86.0.linux-amd64/).
 VERSION_PREFIX: dict[str, str] = {"redis_exporter": "v"}
+# Upstream archives named <name>-linux-<arch>-v<version>.tar.gz with the binaries at the top
+# (no directory): VictoriaMetrics' victoria-metrics-linux-amd64-v1.145.0.tar.gz holds
+# victoria-metrics-prod.
+FLAT: frozenset[str] = frozenset({"victoria-metrics"})
 
 
 def stem(name: str, version: str, arch: str) -> str:
+    if name in FLAT:
+        return f"{name}-linux-{arch}-v{version}"
     return f"{name}-{VERSION_PREFIX.get(name, '')}{version}.linux-{arch}"
 
 
@@ -155,7 +167,7 @@ def build(name: str, arch: str, cache: Path, index: dict[str, dict[str, str]]) -
         with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
                 tarfile.open(fileobj=gz, mode="w") as tar:
             for src, target in binaries.items():
-                info = tar.gettarinfo(str(root / src), arcname=f"{top}/{target}")
+                info = tar.gettarinfo(str(root / src), arcname=target if name in FLAT else f"{top}/{target}")
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 info.mtime = 0

@@ -26,6 +26,10 @@ FILES = [
     "/etc/systemd/system/node_exporter.service",
 ]
 
+# The lab's TLS files (roles/pki) and a password that passes the strength check.
+TLS = {"cert_file": "{{ pki_tls.cert_file }}", "key_file": "{{ pki_tls.key_file }}"}
+STRONG = "Bad-Input-Case-Passw0rd-7x"
+
 # (case id, tags, extra vars, text (or tuple of texts) the failure message must contain)
 CASES = [
     ("probe-url-without-scheme", "prometheus",
@@ -123,6 +127,28 @@ CASES = [
      ("pushgateway_persistence_interval", "Go duration")),
     ("unknown-node-collector", "node_exporter", {"node_exporter_collectors": ["cpu", "no_such_collector"]},
      "node_exporter_collectors"),
+    # The secure shape (issue 14): weak passwords, TLS without a key, a consumer without
+    # credentials of its own, a scheme no client speaks. Passwords are never shown.
+    ("weak-basic-auth-password", "blackbox",
+     {"blackbox_web_config": {"tls_server_config": TLS, "basic_auth_users": {"lab": STRONG, "prometheus": "admin"}}},
+     ("blackbox_web_config.basic_auth_users.prometheus", "too short", "value not shown")),
+    ("guessable-basic-auth-password", "pushgateway",
+     {"pushgateway_web_config": {"tls_server_config": TLS,
+                                 "basic_auth_users": {"lab": STRONG, "prometheus": "123456789012", "pusher": STRONG}}},
+     ("pushgateway_web_config.basic_auth_users.prometheus", "too easy to guess")),
+    ("tls-without-key", "node_exporter",
+     {"node_exporter_web_config": {"tls_server_config": {"cert_file": "/etc/monitoring-stack/tls/host.crt"},
+                                   "basic_auth_users": {"lab": STRONG, "prometheus": STRONG}}},
+     "node_exporter_web_config.tls_server_config needs both cert_file and key_file"),
+    ("auth-without-the-pushers-user", "app",
+     {"pushgateway_web_config": {"tls_server_config": TLS, "basic_auth_users": {"lab": STRONG, "prometheus": STRONG}}},
+     ("pushgateway_web_config.basic_auth_users", "has no user 'pusher'", "The app's pusher")),
+    ("auth-without-prometheus-user", "prometheus",
+     {"blackbox_web_config": {"tls_server_config": TLS, "basic_auth_users": {"lab": STRONG}}},
+     ("blackbox_web_config.basic_auth_users", "has no user 'prometheus'", "Prometheus authenticates to blackbox")),
+    ("endpoint-scheme-not-http", "prometheus",
+     {"alertmanager_endpoint": {"address": "127.0.0.1:9093", "scheme": "ftp"}},
+     ("alertmanager_endpoint of", "scheme \"ftp\" is not supported")),
 ]
 
 

@@ -11,6 +11,7 @@ import urllib.parse
 import pytest
 
 from conftest import REPO, host_address, run_playbook
+from lab_endpoints import curl
 from test_stack import APP1, APP2, MONITOR, other, prom, query, wait_for
 
 testinfra_hosts = [MONITOR]
@@ -32,7 +33,7 @@ def test_changing_the_pushgateway_port_alone_keeps_scraping_and_pushing(host):
         assert result.returncode == 0, result.failure_text or str(result)
         assert targets(host)[("pushgateway", moved)]["health"] == "up"
         # Both pushers were re-run by the play (their unit changed) and pushed to the new port.
-        metrics = host.check_output(f"curl -sf http://{moved}/metrics")
+        metrics = host.check_output(curl("pushgateway", moved, "/metrics"))
         for app in (APP1, APP2):
             assert f'batch_last_success_timestamp_seconds{{instance="{app}",job="batch_job"}}' in metrics, metrics
     finally:
@@ -80,7 +81,7 @@ def test_stale_batch_alert_fires_for_the_one_stopped_host_only(host):
 
 # --- a run killed between a config write and its reload --------------------------------------
 def _live_alertmanager(host) -> str:
-    status = json.loads(host.check_output(f"curl -sf http://{host_address(host)}:9093/api/v2/status"))
+    status = json.loads(host.check_output(curl("alertmanager", host_address(host), "/api/v2/status")))
     return status["config"]["original"]
 
 
@@ -89,7 +90,7 @@ def _live_prometheus(host) -> str:
 
 
 def _live_blackbox(host) -> str:
-    return host.check_output(f"curl -sf http://{host_address(host)}:9115/config")
+    return host.check_output(curl("blackbox", host_address(host), "/config"))
 
 
 INTERRUPTED = {
@@ -157,7 +158,8 @@ def test_prometheus_reaches_every_published_endpoint(host):
     assert expected <= set(found), sorted(found)
     assert all(found[key]["health"] == "up" for key in expected), {k: found[k]["health"] for k in expected}
     ams = [a["url"] for a in prom(host, "/api/v1/alertmanagers")["data"]["activeAlertmanagers"]]
-    assert ams == [f"http://{host_address(host)}:9093/api/v2/alerts"], ams
+    # Over TLS: the scheme comes from the Alertmanager's endpoint (the lab's secure shape).
+    assert ams == [f"https://{host_address(host)}:9093/api/v2/alerts"], ams
     # The encoded probe URL goes to the exporter the contract names.
     probe = next(t for (job, _), t in found.items() if job == "blackbox-probes")
     assert urllib.parse.urlsplit(probe["scrapeUrl"]).netloc == f"{host_address(host)}:9115"

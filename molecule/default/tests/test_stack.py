@@ -14,6 +14,7 @@ import pytest
 import testinfra
 
 from conftest import REPO, host_address, main_pid, run_playbook, wait_for
+from lab_endpoints import curl
 
 PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
 MONITOR, APP1, APP2 = f"{PREFIX}monitor", f"{PREFIX}app1", f"{PREFIX}app2"
@@ -27,9 +28,8 @@ def other(name: str):
 
 
 def prom(host, path: str, **params) -> dict:
-    ip = host_address(host)
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
-    return json.loads(host.check_output(f"curl -sf 'http://{ip}:9090{path}{query}'"))
+    return json.loads(host.check_output(curl("prometheus", host_address(host), path + query)))
 
 
 def query(host, expr: str) -> list:
@@ -116,7 +116,7 @@ def test_stopped_service_fires_alert_and_resolves_through_alertmanager(host):
 def test_adding_a_probe_target_needs_no_restart(host):
     before = main_pids(host)
     targets = host.ansible.get_variables().get("prometheus_probe_targets") or []
-    new = {"url": f"http://{APP1}:8000/ready", "module": "http_2xx", "labels": {"added": "by-test"}}
+    new = {"url": f"https://{APP1}:8000/ready", "module": "https_internal", "labels": {"added": "by-test"}}
     try:
         result = run_playbook(REPO / "playbooks/site.yml", "all", {"prometheus_probe_targets": targets + [new]},
                               tags="prometheus_targets")
@@ -153,9 +153,9 @@ AM_CONFIG = "/etc/alertmanager/alertmanager.yml"
 APP_UNIT = "/etc/systemd/system/monitored-app.service"
 APP_RESTART_MARKER = "/run/monitoring-stack/restart-pending/monitored-app"
 # Reloads leave the PID as it is: each component's own last-reload time shows them.
-RELOAD_METRICS = {9090: "prometheus_config_last_reload_success_timestamp_seconds",
-                  9093: "alertmanager_config_last_reload_success_timestamp_seconds",
-                  9115: "blackbox_exporter_config_last_reload_success_timestamp_seconds"}
+RELOAD_METRICS = {"prometheus": "prometheus_config_last_reload_success_timestamp_seconds",
+                  "alertmanager": "alertmanager_config_last_reload_success_timestamp_seconds",
+                  "blackbox": "blackbox_exporter_config_last_reload_success_timestamp_seconds"}
 RECEIVER_SECRET = "Dry-Run-Token-0f3a"
 HIDDEN_WRITE = "Write the Alertmanager configuration (content not shown, it may hold secrets)"
 
@@ -177,8 +177,8 @@ def stack_state(hosts: dict, files: list[str]) -> dict:
     ip = host_address(monitor)
     state: dict = {"pids": main_pids(monitor),
                    "app_pids": {name: main_pid(hosts[name], "monitored-app") for name in (APP1, APP2)},
-                   "reloads": {metric: monitor.check_output(f"curl -sf http://{ip}:{port}/metrics | grep '^{metric} '")
-                               for port, metric in RELOAD_METRICS.items()}}
+                   "reloads": {metric: monitor.check_output(curl(component, ip, "/metrics") + f" | grep '^{metric} '")
+                               for component, metric in RELOAD_METRICS.items()}}
     for name, h in hosts.items():
         state[name] = {f: h.file(f).sha256sum for f in files if h.file(f).exists}
     return state
@@ -187,7 +187,7 @@ def stack_state(hosts: dict, files: list[str]) -> dict:
 def probe_target_vars(host) -> dict:
     targets = host.ansible.get_variables().get("prometheus_probe_targets") or []
     return {"prometheus_probe_targets": targets + [
-        {"url": f"http://{APP2}:8000/ready", "module": "http_2xx", "labels": {"added": "by-dry-run"}}]}
+        {"url": f"https://{APP2}:8000/ready", "module": "https_internal", "labels": {"added": "by-dry-run"}}]}
 
 
 def receiver_vars(host) -> dict:
@@ -200,7 +200,7 @@ def receiver_vars(host) -> dict:
 # diffs are shown, per host -> what each file's new content shows.
 DRY_RUN_CASES = {
     "probe target": (probe_target_vars, "prometheus_targets", {MONITOR: [PROBES]},
-                     {PROBES: [f"http://{APP2}:8000/ready", "by-dry-run"]}),
+                     {PROBES: [f"https://{APP2}:8000/ready", "by-dry-run"]}),
     "rule threshold": (lambda host: {"prometheus_alert_app_down_for": "45s"}, "prometheus_configure",
                        {MONITOR: [RULES]}, {RULES: ['for: "45s"']}),
     "receiver": (receiver_vars, "alertmanager_configure", {MONITOR: [AM_CONFIG]},
@@ -241,9 +241,6 @@ import sys  # noqa: E402
 sys.path.insert(0, str(REPO / "tests"))
 from dashboards import panel_queries  # noqa: E402
 
-# Panels that cannot have data in the lab, and why (the lab probes no TLS endpoint: the only
-# HTTPS sites are on the internet, which tests never contact).
-NO_DATA_IN_LAB = {"probe_ssl_earliest_cert_expiry": "the lab has no HTTPS probe target (no internet in tests)"}
 # Whole dashboards whose data this stack does not have, and where they are checked instead.
 NO_DATA_DASHBOARDS = {"datastores.json": "the full stack runs no Redis or PostgreSQL; every panel of this dashboard "
                                          "is checked against live exporters in molecule/exporters"}
@@ -254,17 +251,14 @@ def benchmark_traffic(host):
     """Some dashboards show the benchmark workload: run it once on each app host."""
     for name in (APP1, APP2):
         other(name).check_output(
-            "curl -sf -H 'Content-Type: application/json' -d '{\"num_jobs\": 50}' "
-            "http://$(hostname -I | cut -d' ' -f1):8000/benchmark/run")
+            curl("app", "$(hostname -I | cut -d' ' -f1)", "/benchmark/run",
+                 "-sf -H 'Content-Type: application/json' -d '{\"num_jobs\": 50}'"))
 
 
 @pytest.mark.parametrize("panel", panel_queries(), ids=lambda q: f"{q.uid}:{q.panel}:{q.ref_id}")
 def test_dashboard_query_returns_data(host, benchmark_traffic, panel):
     if panel.file in NO_DATA_DASHBOARDS:
         pytest.skip(f"{panel.dashboard} / {panel.panel}: {NO_DATA_DASHBOARDS[panel.file]}")
-    for metric, reason in NO_DATA_IN_LAB.items():
-        if metric in panel.promql:
-            pytest.skip(f"{panel.dashboard} / {panel.panel}: {reason}")
     # A real number, not only a series: NaN (0/0 of an idle rate) would pass "has data".
     wait_for(lambda: finite(query(host, panel.promql)), 90, 5,
              f"a finite value for {panel.dashboard} / {panel.panel}: {panel.promql}")

@@ -82,7 +82,8 @@ def test_flags_and_global_config(host):
     assert runtime["reloadConfigSuccess"] is True
     assert runtime["storageRetention"] == "2d or 512MiB"
     config = yaml.safe_load(api(host, "/api/v1/status/config")["yaml"])
-    assert config["global"]["external_labels"] == {"environment": "molecule"}
+    # The user's labels plus this replica's (prometheus_replica_label, default: the inventory name).
+    assert config["global"]["external_labels"] == {"environment": "molecule", "replica": host.backend.host}
     assert config["global"]["scrape_interval"] == "5s"
     # Lifecycle and admin APIs are off by default: Prometheus refuses them with these codes.
     for path, refused, reason in [("/-/reload", "403", "Lifecycle API is not enabled"),
@@ -127,7 +128,8 @@ def test_promtool_accepts_the_rendered_files(host):
     # One file holds the whole rule set, and every group in it, the custom one included, is loaded.
     assert host.check_output(f"ls {RULES_DIR}").split() == ["monitoring-stack.rules.yml"]
     groups = {g["name"] for g in api(host, "/api/v1/rules")["groups"]}
-    assert groups == {"app", "batch", "blackbox", "prometheus", "alertmanager", "node", "redis", "postgres", "molecule"}
+    assert groups == {"app", "batch", "blackbox", "prometheus", "alertmanager", "node", "redis", "postgres",
+                      "remote_storage", "molecule"}
 
 
 def test_unit_is_hardened(host):
@@ -202,7 +204,8 @@ def test_disabled_rule_group_is_removed(host, converge_playbook):
         assert "batch" not in {g["name"] for g in rules["groups"]}
         # The role waits for the reload to be applied before it returns.
         groups = {g["name"] for g in api(host, "/api/v1/rules")["groups"]}
-        assert groups == {"app", "blackbox", "prometheus", "alertmanager", "node", "redis", "postgres", "molecule"}
+        assert groups == {"app", "blackbox", "prometheus", "alertmanager", "node", "redis", "postgres",
+                          "remote_storage", "molecule"}
         assert api(host, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is True
         assert main_pid(host, UNIT) == pid  # reloaded, not restarted
     finally:
