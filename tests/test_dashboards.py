@@ -63,12 +63,18 @@ def test_uid_and_title_are_set_and_unique(key):
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
-def test_every_datasource_is_the_provisioned_prometheus(name):
+def test_every_query_uses_the_datasource_variable_defaulting_to_the_provisioned_prometheus(name):
+    """One dashboard serves Prometheus and the long-term store (issue 16): every panel, target
+    and query variable reads the "datasource" variable, a Prometheus-type datasource picker
+    whose default is the provisioned Prometheus (uid "prometheus")."""
     refs = list(dashboards.datasource_refs(DASHBOARDS[name]))
     assert refs
     wrong = [(where, ds) for where, ds in refs
-             if not (isinstance(ds, dict) and ds.get("uid") == dashboards.DATASOURCE_UID and ds.get("type") == "prometheus")]
-    assert wrong == [], f"{name}: datasource must be {{'type': 'prometheus', 'uid': 'prometheus'}}"
+             if not (isinstance(ds, dict) and ds.get("uid") == "${datasource}" and ds.get("type") == "prometheus")]
+    assert wrong == [], f"{name}: datasource must be {{'type': 'prometheus', 'uid': '${{datasource}}'}}"
+    (picker,) = [v for v in DASHBOARDS[name]["templating"]["list"] if v.get("name") == "datasource"]
+    assert (picker["type"], picker["query"], picker["current"]["value"]) == ("datasource", "prometheus",
+                                                                            dashboards.DATASOURCE_UID)
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))

@@ -122,7 +122,7 @@ def test_dashboards_are_provisioned(host, grafana):
         code, dash = api(host, grafana, f"/api/dashboards/uid/{uid}")
         assert code == 200 and dash["meta"]["provisioned"]
         for panel in dash["dashboard"]["panels"]:
-            assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}, (uid, panel["title"])
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, (uid, panel["title"])
 
 
 def test_unit_is_hardened(host, grafana):
