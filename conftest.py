@@ -88,7 +88,7 @@ def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = Non
 
 @pytest.fixture(scope="module")
 def one_host():
-    """One host of the scenario (the last by name: Debian 13 in the role scenarios), for checks
+    """One host of the scenario (the last by name; the role scenarios have one), for checks
     that do not depend on the platform, such as input validation, which runs on the controller
     before any host changes. Tests that take `host` run on every platform instead."""
     import testinfra

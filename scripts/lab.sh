@@ -29,7 +29,7 @@ case "${1:-up}" in
     source .venv/bin/activate
     molecule create -s default
     molecule converge -s default
-    grafana="http://127.0.0.1:$LAB_GRAFANA_PORT  (user admin, password: $(cat "$MONITORING_STACK_CACHE/lab-grafana-admin-password" 2>/dev/null))"
+    grafana="https://127.0.0.1:$LAB_GRAFANA_PORT  (user admin, password: $(cat "$MONITORING_STACK_CACHE/lab-grafana-admin-password" 2>/dev/null))"
     if ! docker exec "${MOLECULE_INSTANCE_PREFIX:-}monitor" systemctl is-active --quiet grafana-server 2>/dev/null; then
       grafana="not running: the Grafana package is not in $MONITORING_STACK_CACHE/grafana/ (offline lab; make lab ONLINE=1 downloads it); everything else is up"
     fi

@@ -47,7 +47,7 @@ def test_stack_check_fails_naming_a_target_moved_behind_the_contracts_back(host)
     listens on. The play must fail at the stack check, naming the target and its error."""
     wrong = f"{host_address(other(APP1))}:8999"
     try:
-        result = run_playbook(SITE, "all", {"app_endpoint": {"address": wrong}, "prometheus_stack_check_timeout": 12},
+        result = run_playbook(SITE, MONITOR, {"app_endpoint": {"address": wrong}, "prometheus_stack_check_timeout": 12},
                               tags="prometheus_targets")
         assert result.returncode != 0, str(result)
         assert [f["task"] for f in result.failures] == ["Fail unless the whole stack is up"], str(result)
@@ -55,7 +55,7 @@ def test_stack_check_fails_naming_a_target_moved_behind_the_contracts_back(host)
         assert f"job app target {wrong} is down" in message, message
         assert "connection refused" in message, message
     finally:
-        restore = run_playbook(SITE, "all", tags="prometheus_targets")
+        restore = run_playbook(SITE, MONITOR, tags="prometheus_targets")
     assert restore.returncode == 0, restore.failure_text or str(restore)
 
 
@@ -107,7 +107,7 @@ INTERRUPTED = {
 
 def _run_killed_after(task: str, tag: str, extra_vars: dict) -> None:
     """Run site.yml and SIGKILL it as soon as `task` reports changed."""
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SITE), "--tags", tag,
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-l", MONITOR, str(SITE), "--tags", tag,
            "-e", json.dumps(extra_vars)]
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "ANSIBLE_FORCE_COLOR": "0",
            "PYTHONUNBUFFERED": "1"}
@@ -135,11 +135,11 @@ def test_a_reload_left_undone_by_a_killed_run_is_done_by_the_next_run(host, tag)
         _run_killed_after(task, tag, change)
         # Killed after the write, before the reload: the file is new, the running config is not.
         assert expected not in live(host), "the killed run got to its reload: the test proves nothing"
-        rerun = run_playbook(SITE, "all", change, tags=tag)
+        rerun = run_playbook(SITE, MONITOR, change, tags=tag)
         assert rerun.returncode == 0, rerun.failure_text or str(rerun)
         assert wait_for(lambda: expected in live(host), 20, 1, f"{expected!r} live")
     finally:
-        restore = run_playbook(SITE, "all", tags=tag)
+        restore = run_playbook(SITE, MONITOR, tags=tag)
     assert restore.returncode == 0, restore.failure_text or str(restore)
     assert expected not in live(host)
 

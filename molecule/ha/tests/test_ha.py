@@ -1,15 +1,18 @@
 """HA and long-term storage, end to end (README "HA and long-term storage").
 
 Runs after `playbooks/site.yml` converged monitor1 and monitor2 (Prometheus + Alertmanager
-each), store (VictoriaMetrics) and app with molecule/ha/group_vars (scrape interval 5 s).
+each), store (VictoriaMetrics) and app with molecule/ha/group_vars (scrape interval 5 s), in the
+secure shape: every request below is HTTPS verified against the scenario's CA, with basic auth.
 Every check is a real query against the services the scenario runs.
 """
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -31,6 +34,21 @@ MON1, MON2, STORE, APP = f"{PREFIX}monitor1", f"{PREFIX}monitor2", f"{PREFIX}sto
 testinfra_hosts = [MON1]
 INTERVAL = 5  # prometheus_global.scrape_interval of molecule/ha/group_vars
 WEBHOOK_LOG = "/var/tmp/webhook.log"
+# The secure shape of molecule/ha/group_vars: the CA the pki role installed on every host, and
+# the tests' user "ha" with the password the converge generated on the controller.
+CA_FILE = "/etc/monitoring-stack/tls/ca.crt"
+SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "secrets"
+COMPONENT_BY_PORT = {9090: "prometheus", 9093: "alertmanager", 8428: "victoriametrics", 8000: "app", 9100: "node_exporter"}
+
+
+def curl(host, port: int, path: str, options: str = "-sf", auth: bool = True) -> str:
+    """A curl command line, run on `host`, for `path` of the service on its own address:
+    HTTPS verified against the scenario's CA, as user "ha" unless auth is False."""
+    creds = ""
+    if auth:
+        password = (SECRETS / f"{COMPONENT_BY_PORT[port]}.ha").read_text().strip()
+        creds = f"-u {shlex.quote('ha:' + password)} "
+    return f"curl {options} --cacert {CA_FILE} {creds}'https://{host_address(host)}:{port}{path}'"
 
 
 def other(name: str):
@@ -41,14 +59,14 @@ def get(host, port: int, path: str, method: str = "GET", body: object = None, **
     """JSON from a service on `host`, asked from that host itself (its own address)."""
     query = f"?{urllib.parse.urlencode(params, doseq=True)}" if params else ""
     data = f" -X {method} -H 'Content-Type: application/json' -d '{json.dumps(body)}'" if body is not None else ""
-    out = host.check_output(f"curl -sf{data} 'http://{host_address(host)}:{port}{path}{query}'")
+    out = host.check_output(curl(host, port, path + query, options=f"-sf{data}"))
     return json.loads(out) if out.strip().startswith(("{", "[")) else out
 
 
 def vm_export(store, expr: str, start: float, end: float) -> list[dict]:
     """Raw samples of the store (/api/v1/export: one JSON line per series)."""
     params = urllib.parse.urlencode({"match[]": expr, "start": f"{start:.3f}", "end": f"{end:.3f}"})
-    out = store.check_output(f"curl -sf 'http://{host_address(store)}:8428/api/v1/export?{params}'")
+    out = store.check_output(curl(store, 8428, f"/api/v1/export?{params}"))
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
@@ -68,7 +86,7 @@ def largest_gap(stamps: list[float]) -> float:
 
 def remote_counters(monitor) -> dict[str, float]:
     """The remote-write counters of a replica's own /metrics, summed over its queues."""
-    text = monitor.check_output(f"curl -sf http://{host_address(monitor)}:9090/metrics")
+    text = monitor.check_output(curl(monitor, 9090, "/metrics"))
     sums: dict[str, float] = {}
     for line in text.splitlines():
         name = line.split("{", 1)[0].split(" ", 1)[0]
@@ -124,7 +142,7 @@ def test_failover_keeps_the_store_fed(hosts):
         assert largest_gap(stamps) <= 2 * INTERVAL, stamps
     finally:
         mon1.check_output("systemctl start prometheus")
-    wait_for(lambda: mon1.run(f"curl -sf http://{host_address(mon1)}:9090/-/ready").rc == 0, 60, what="monitor1 ready")
+    wait_for(lambda: mon1.run(curl(mon1, 9090, "/-/ready")).rc == 0, 60, what="monitor1 ready")
 
 
 def test_store_outage_is_replayed_from_the_wal(hosts):
@@ -135,7 +153,7 @@ def test_store_outage_is_replayed_from_the_wal(hosts):
     time.sleep(60)
     store.check_output("systemctl start victoriametrics")
     started = time.time()
-    wait_for(lambda: store.run(f"curl -sf http://{host_address(store)}:8428/health").rc == 0, 60, what="store healthy")
+    wait_for(lambda: store.run(curl(store, 8428, "/health")).rc == 0, 60, what="store healthy")
 
     # The samples of the outage arrive after the WAL replay: no gap over the outage.
     def replayed():
@@ -150,6 +168,10 @@ def test_store_outage_is_replayed_from_the_wal(hosts):
 def test_alertmanagers_form_one_cluster_and_share_silences(hosts):
     mon1, mon2 = hosts[MON1], hosts[MON2]
     for m in (mon1, mon2):
+        # Gossip on the cluster port of the host's own address; in cluster mode the unit may
+        # also enumerate interfaces (AF_NETLINK) and must still score <= 2.0.
+        assert_listens_on_host_address_only(m, 9094)
+        assert security_score(m, "alertmanager") <= 2.0
         wait_for(lambda m=m: (lambda c: c["status"] == "ready" and len(c.get("peers") or []) == 2)(
             get(m, 9093, "/api/v2/status")["cluster"]), 60, what=f"cluster of 2 seen by {m.backend.host}")
     fmt = "%Y-%m-%dT%H:%M:%SZ"
@@ -160,6 +182,33 @@ def test_alertmanagers_form_one_cluster_and_share_silences(hosts):
         "createdBy": "molecule", "comment": "created on monitor1"})["silenceID"]
     wait_for(lambda: silence in [s["id"] for s in get(mon2, 9093, "/api/v2/silences")], 30,
              what="the silence on monitor2")
+
+
+def test_gossip_is_mutual_tls_with_the_stacks_certificates(hosts):
+    """The members gossip over TLS (the role's default where pki ran): the gossip port presents
+    the host certificate, verified by address against the stack's CA, and refuses a client
+    without a certificate of its own (TLS 1.3 alert "certificate required", curl exit 56)."""
+    mon1, mon2 = hosts[MON1], hosts[MON2]
+    assert "--cluster.tls-config=/etc/alertmanager/cluster-tls.yml" in mon1.check_output(
+        "systemctl show -p ExecStart --value alertmanager")
+    gossip = f"{host_address(mon1)}:9094"
+    verified = mon2.run(f"openssl s_client -connect {gossip} -CAfile {CA_FILE} -verify_return_error "
+                        f"-verify_ip {host_address(mon1)} </dev/null")
+    assert "Verify return code: 0 (ok)" in verified.stdout, verified.stdout + verified.stderr
+    anonymous = mon2.run(f"curl -sS -m 10 --cacert {CA_FILE} https://{gossip}/")
+    assert anonymous.rc == 56 and "certificate required" in anonymous.stderr, (anonymous.rc, anonymous.stderr)
+
+
+def test_every_endpoint_refuses_a_request_without_credentials(hosts):
+    """401 without credentials, 200 with them, on every endpoint of the scenario (TLS verified
+    against the stack's CA both times): the store's query API included."""
+    checks = [(MON1, 9090, "/api/v1/query?query=up"), (MON2, 9093, "/api/v2/status"),
+              (STORE, 8428, "/api/v1/query?query=up"), (APP, 8000, "/metrics"), (APP, 9100, "/metrics")]
+    for name, port, path in checks:
+        h = hosts[name]
+        codes = [h.check_output(curl(h, port, path, options="-s -o /dev/null -w '%{http_code}'", auth=auth))
+                 for auth in (False, True)]
+        assert codes == ["401", "200"], (name, port, codes)
 
 
 def test_every_replica_sends_to_every_alertmanager(hosts):
@@ -217,7 +266,11 @@ PLAYBOOKS = REPO / "playbooks"
      {"prometheus_replica": "same"}, ["prometheus_replica must differ", MON1, MON2]),
     ("alertmanager.yml", "alertmanager", ["/etc/alertmanager/alertmanager.yml"],
      {"alertmanager_cluster_peers": ["192.0.2.1:9094"]}, ["alertmanager_cluster_peers: 192.0.2.1:9094"]),
-], ids=["remote-write-url-without-scheme", "duplicate-replica", "peer-not-in-group"])
+    ("alertmanager.yml", "alertmanager", ["/etc/alertmanager/alertmanager.yml", "/etc/alertmanager/cluster-tls.yml"],
+     {"alertmanager_cluster_tls_config": {"tls_server_config": {"cert_file": "/etc/monitoring-stack/tls/host.crt"}}},
+     ["alertmanager_cluster_tls_config.tls_server_config needs both cert_file and key_file",
+      "alertmanager_cluster_tls_config needs tls_server_config and tls_client_config"]),
+], ids=["remote-write-url-without-scheme", "duplicate-replica", "peer-not-in-group", "gossip-tls-without-key-or-client"])
 def test_bad_input_fails_before_any_change(hosts, playbook, unit, files, bad_vars, expected):
     # The whole inventory (as users run it): each monitor reads the others' published endpoints.
     paths = [*files, f"/etc/systemd/system/{unit}.service"]

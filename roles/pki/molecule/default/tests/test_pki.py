@@ -1,9 +1,11 @@
-"""TLS certificates from the internal CA, proven with real TLS handshakes between the two
-containers: a server on one host presents its certificate, the other host's client verifies it
-against the CA the role installed (and fails against another CA)."""
+"""TLS certificates from the internal CA, proven with real TLS handshakes: a server on the
+container presents its certificate, a client on another machine (the controller running these
+tests) verifies it by the container's address against the CA the role made (and fails against
+another CA)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -14,17 +16,7 @@ from conftest import host_address, poll, run_failing_without_change, run_playboo
 CA_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "pki"
 TLS_DIR = "/etc/monitoring-stack/tls"
 PORT = 9443
-
-
-def other(host, hosts):
-    return next(h for h in hosts if h.backend.host != host.backend.host)
-
-
-@pytest.fixture(scope="module")
-def hosts():
-    import testinfra
-
-    return testinfra.get_hosts(["ansible://all"], ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+CA_PASSPHRASE = "molecule-ca-passphrase"  # converge.yml's pki_ca_passphrase
 
 
 def serial(host) -> str:
@@ -48,11 +40,16 @@ def test_the_ca_key_never_leaves_the_controller(host):
     assert "ENCRYPTED PRIVATE KEY" in (CA_DIR / "ca.key").read_text()
 
 
-def test_a_client_on_the_other_host_verifies_the_certificate_by_address(host, hosts):
+def curl_from_the_controller(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_a_client_on_another_machine_verifies_the_certificate_by_address(host, tmp_path):
     """A TLS server with the host's key and certificate, reached by the host's primary address
-    from the other container: verified against the installed CA (curl exit 0, HTTP 200); a client
-    trusting another CA refuses it (curl exit 60: certificate problem)."""
-    client = other(host, hosts)
+    from the controller: verified against the CA the role made (curl exit 0, HTTP 200); a client
+    trusting another CA refuses it (curl exit 60: certificate problem), and so does a client that
+    asks for a name the certificate does not hold."""
     address = host_address(host)
     unit = f"tls-probe-{uuid.uuid4().hex[:8]}"
     host.check_output(
@@ -60,17 +57,20 @@ def test_a_client_on_the_other_host_verifies_the_certificate_by_address(host, ho
         f"openssl s_server -quiet -www -accept {PORT} -cert {TLS_DIR}/host.crt -key {TLS_DIR}/host.key")
     try:
         assert poll(lambda: host.run(f"ss -Htln 'sport = :{PORT}'").stdout.strip()), "s_server did not listen"
-        ok = client.run(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {TLS_DIR}/ca.crt https://{address}:{PORT}/")
-        assert (ok.rc, ok.stdout) == (0, "200"), ok.stderr
+        # The CA certificate the hosts trust is the one the role installed from the controller's CA.
+        assert host.file(f"{TLS_DIR}/ca.crt").content_string == (CA_DIR / "ca.crt").read_text()
+        ok = curl_from_the_controller("--cacert", str(CA_DIR / "ca.crt"), f"https://{address}:{PORT}/")
+        assert (ok.returncode, ok.stdout) == (0, "200"), ok.stderr
         # A client that trusts another CA only.
-        client.check_output("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other-ca "
-                            "-days 1 -keyout /tmp/other-ca.key -out /tmp/other-ca.crt 2>/dev/null")
-        bad = client.run(f"curl -s -o /dev/null --cacert /tmp/other-ca.crt https://{address}:{PORT}/")
-        assert bad.rc == 60, (bad.rc, bad.stderr)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-subj", "/CN=other-ca", "-days", "1", "-keyout", str(tmp_path / "other-ca.key"),
+                        "-out", str(tmp_path / "other-ca.crt")], check=True, capture_output=True)
+        bad = curl_from_the_controller("--cacert", str(tmp_path / "other-ca.crt"), f"https://{address}:{PORT}/")
+        assert bad.returncode == 60, (bad.returncode, bad.stderr)
         # By a name the certificate does not hold: refused too (exit 60).
-        wrong = client.run(f"curl -s -o /dev/null --cacert {TLS_DIR}/ca.crt "
-                           f"--resolve wrong.invalid:{PORT}:{address} https://wrong.invalid:{PORT}/")
-        assert wrong.rc == 60, (wrong.rc, wrong.stderr)
+        wrong = curl_from_the_controller("--cacert", str(CA_DIR / "ca.crt"), "--resolve", f"wrong.invalid:{PORT}:{address}",
+                                         f"https://wrong.invalid:{PORT}/")
+        assert wrong.returncode == 60, (wrong.returncode, wrong.stderr)
     finally:
         host.run(f"systemctl stop {unit}")
 
@@ -96,6 +96,22 @@ def _files(host, **override):
     return {**files, **override}
 
 
+@pytest.fixture(scope="module")
+def another_host_files(tmp_path_factory) -> tuple[str, str]:
+    """A certificate and key the scenario's CA issued for another host (a name this scenario
+    never resolves), made with openssl on the controller."""
+    d = tmp_path_factory.mktemp("another-host")
+    (d / "san.ext").write_text("subjectAltName=DNS:another-host.invalid\nextendedKeyUsage=serverAuth,clientAuth\n")
+    for cmd in (
+        f"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=another-host.invalid "
+        f"-keyout {d}/host.key -out {d}/host.csr",
+        f"openssl x509 -req -in {d}/host.csr -CA {CA_DIR}/ca.crt -CAkey {CA_DIR}/ca.key -passin pass:{CA_PASSPHRASE} "
+        f"-CAcreateserial -days 2 -extfile {d}/san.ext -out {d}/host.crt",
+    ):
+        subprocess.run(cmd.split(), check=True, capture_output=True)
+    return str(d / "host.crt"), str(d / "host.key")
+
+
 @pytest.mark.parametrize("case, expected", [
     ("ca-missing", "pki_ca_cert_src: /nonexistent/ca.crt does not exist"),
     ("key-of-another-host", "pki_key_src"),
@@ -103,13 +119,13 @@ def _files(host, **override):
     ("certificate-without-key", "pki_key_src is empty"),
     ("weak-passphrase", "pki_ca_passphrase"),
 ])
-def test_bad_input_fails_naming_the_variable_before_any_change(one_host, hosts, converge_playbook, case, expected):
-    peer = other(one_host, hosts).backend.host
+def test_bad_input_fails_naming_the_variable_before_any_change(one_host, another_host_files, converge_playbook, case,
+                                                             expected):
+    peer_cert, peer_key = another_host_files
     extra = {
         "ca-missing": _files(one_host, pki_ca_cert_src="/nonexistent/ca.crt"),
-        "key-of-another-host": _files(one_host, pki_key_src=str(CA_DIR / "hosts" / f"{peer}.key")),
-        "certificate-of-another-host": _files(one_host, pki_cert_src=str(CA_DIR / "hosts" / f"{peer}.crt"),
-                                              pki_key_src=str(CA_DIR / "hosts" / f"{peer}.key")),
+        "key-of-another-host": _files(one_host, pki_key_src=peer_key),
+        "certificate-of-another-host": _files(one_host, pki_cert_src=peer_cert, pki_key_src=peer_key),
         "certificate-without-key": _files(one_host, pki_key_src=""),
         "weak-passphrase": {"pki_ca_passphrase": "short"},
     }[case]
