@@ -99,14 +99,15 @@ def _files(host, **override):
 @pytest.fixture(scope="module")
 def another_host_files(tmp_path_factory) -> tuple[str, str]:
     """A certificate and key the scenario's CA issued for another host (a name this scenario
-    never resolves), made with openssl on the controller."""
+    never resolves), made with openssl on the controller; its serial file stays in the temporary
+    directory, not in the role's CA directory."""
     d = tmp_path_factory.mktemp("another-host")
     (d / "san.ext").write_text("subjectAltName=DNS:another-host.invalid\nextendedKeyUsage=serverAuth,clientAuth\n")
     for cmd in (
         f"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=another-host.invalid "
         f"-keyout {d}/host.key -out {d}/host.csr",
         f"openssl x509 -req -in {d}/host.csr -CA {CA_DIR}/ca.crt -CAkey {CA_DIR}/ca.key -passin pass:{CA_PASSPHRASE} "
-        f"-CAcreateserial -days 2 -extfile {d}/san.ext -out {d}/host.crt",
+        f"-CAserial {d}/ca.srl -CAcreateserial -days 2 -extfile {d}/san.ext -out {d}/host.crt",
     ):
         subprocess.run(cmd.split(), check=True, capture_output=True)
     return str(d / "host.crt"), str(d / "host.key")
