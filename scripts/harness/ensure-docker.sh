@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine answers. Installs Debian's docker.io/debootstrap when missing and
+# Make sure a Docker engine answers. Installs Debian's docker.io/debootstrap (and the tools the
+# tests run on the controller) when missing and
 # starts dockerd when no engine answers. A dockerd started here is recorded in
 # $STATE_DIR/dockerd.pid so scripts/harness/stop-docker.sh stops only what we started.
 set -euo pipefail
@@ -11,6 +12,8 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v zstd >/dev/null 2>&1 || need_pkgs+=(zstd)
+# The pki scenario's tests make a foreign CA and another host's certificate on the controller.
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 if ((${#need_pkgs[@]})); then
   echo "harness: installing ${need_pkgs[*]} from Debian"
   apt-get update -qq
