@@ -73,8 +73,9 @@ class PlaybookRun:
 
 
 def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = None,
-                 tags: str | None = None, check: bool = False) -> PlaybookRun:
-    """Run a playbook against the scenario's inventory, as Molecule's converge does."""
+                 tags: str | None = None, check: bool = False, strategy: str | None = None) -> PlaybookRun:
+    """Run a playbook against the scenario's inventory, as Molecule's converge does, with the
+    scenario's strategy unless `strategy` names another (the default is "linear")."""
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-l", limit, str(playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
@@ -83,6 +84,8 @@ def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = Non
     if check:
         cmd += ["--check", "--diff"]
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
+    if strategy:
+        env["ANSIBLE_STRATEGY"] = strategy
     return PlaybookRun(subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env))
 
 
