@@ -20,6 +20,17 @@ def role_defaults(role: str) -> dict:
     return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
 
 
+def curl_command(url: str, ca_file: str, user: str | None = None, password: str | None = None,
+                 options: str = "-sf") -> str:
+    """A curl command line (run on a scenario host) for `url`, verified against `ca_file` and,
+    with a user, presenting basic-auth credentials. The URL is in double quotes, so its host may
+    be a shell expression such as $(hostname -I | cut -d' ' -f1)."""
+    import shlex
+
+    creds = f"-u {shlex.quote(f'{user}:{password}')} " if user else ""
+    return f'curl {options} --cacert {ca_file} {creds}"{url}"'
+
+
 class PlaybookRun:
     """One ansible-playbook run, read from Ansible's json callback: the exit code, the change
     count from the recap, and each failed task's own result (its msg, stdout, stderr): never the

@@ -138,3 +138,12 @@ def test_good_web_configs_pass_and_tls_needs_cert_and_key():
         "a_web_config.tls_server_config needs both cert_file and key_file (paths on the host)."]
     assert ms.web_config_errors({"a_web_config": {"basic_auth_users": ["x"]}}) == [
         "a_web_config.basic_auth_users must be a mapping of user name to password."]
+
+
+def test_pki_key_groups_names_the_pki_group_only_for_the_pki_key():
+    tls = load_filter_plugin("tls")
+    pki = {"key_file": "/etc/monitoring-stack/tls/host.key", "group": "monitoring-tls"}
+    assert tls.pki_key_groups("/etc/monitoring-stack/tls/host.key", pki) == ["monitoring-tls"]
+    assert tls.pki_key_groups("/etc/prometheus/own.key", pki) == []
+    assert tls.pki_key_groups("", pki) == []
+    assert tls.pki_key_groups("/etc/monitoring-stack/tls/host.key", None) == []

@@ -30,6 +30,15 @@ def tls_san(name: str) -> str:
     return f"IP:{value}"
 
 
+def pki_key_groups(key_file: str, pki_tls: Mapping[str, Any] | None) -> list[str]:
+    """The group a service needs to read its TLS key: [pki_tls.group] when the key is the pki
+    role's host key (root:<group> 0640), else [] (a key of the service's own needs none).
+    pki_tls is the host fact roles/pki sets, None where pki did not run."""
+    if not key_file or not isinstance(pki_tls, Mapping) or key_file != pki_tls.get("key_file"):
+        return []
+    return [str(pki_tls["group"])]
+
+
 def _names_of(cert: Any) -> set[str]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -103,4 +112,4 @@ def tls_file_errors(files: Mapping[str, str], names: Sequence[str]) -> list[str]
 
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"tls_san": tls_san, "tls_file_errors": tls_file_errors}
+        return {"tls_san": tls_san, "tls_file_errors": tls_file_errors, "pki_key_groups": pki_key_groups}

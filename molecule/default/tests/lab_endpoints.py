@@ -5,8 +5,9 @@ to read it)."""
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
+
+from conftest import curl_command
 
 CA_FILE = "/etc/monitoring-stack/tls/ca.crt"
 USER = "lab"
@@ -27,7 +28,8 @@ def url(component: str, address: str, path: str = "") -> str:
 def curl(component: str, address: str, path: str = "", options: str = "-sf", auth: bool = True,
          ca_file: str = CA_FILE) -> str:
     """A curl command line for `path` of `component` at `address` that trusts the lab's CA and
-    (with auth) presents the lab user's credentials. The URL is in double quotes, so `address`
-    may be a shell expression such as $(hostname -I | cut -d' ' -f1)."""
-    creds = f"-u {shlex.quote(f'{USER}:{password(component)}')} " if auth else ""
-    return f'curl {options} --cacert {ca_file} {creds}"{url(component, address, path)}"'
+    (with auth) presents the lab user's credentials; `address` may be a shell expression
+    (conftest.curl_command)."""
+    if not auth:
+        return curl_command(url(component, address, path), ca_file, options=options)
+    return curl_command(url(component, address, path), ca_file, USER, password(component), options=options)

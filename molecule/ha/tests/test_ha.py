@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import time
 import urllib.parse
 from pathlib import Path
@@ -21,6 +20,7 @@ from conftest import (
     REPO,
     assert_enabled_system_service,
     assert_listens_on_host_address_only,
+    curl_command,
     host_address,
     poll,
     run_playbook,
@@ -44,11 +44,9 @@ COMPONENT_BY_PORT = {9090: "prometheus", 9093: "alertmanager", 8428: "victoriame
 def curl(host, port: int, path: str, options: str = "-sf", auth: bool = True) -> str:
     """A curl command line, run on `host`, for `path` of the service on its own address:
     HTTPS verified against the scenario's CA, as user "ha" unless auth is False."""
-    creds = ""
-    if auth:
-        password = (SECRETS / f"{COMPONENT_BY_PORT[port]}.ha").read_text().strip()
-        creds = f"-u {shlex.quote('ha:' + password)} "
-    return f"curl {options} --cacert {CA_FILE} {creds}'https://{host_address(host)}:{port}{path}'"
+    password = (SECRETS / f"{COMPONENT_BY_PORT[port]}.ha").read_text().strip() if auth else None
+    return curl_command(f"https://{host_address(host)}:{port}{path}", CA_FILE, "ha" if auth else None, password,
+                        options=options)
 
 
 def other(name: str):
