@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -25,8 +26,6 @@ def curl_command(url: str, ca_file: str, user: str | None = None, password: str 
     """A curl command line (run on a scenario host) for `url`, verified against `ca_file` and,
     with a user, presenting basic-auth credentials. The URL is in double quotes, so its host may
     be a shell expression such as $(hostname -I | cut -d' ' -f1)."""
-    import shlex
-
     creds = f"-u {shlex.quote(f'{user}:{password}')} " if user else ""
     return f'curl {options} --cacert {ca_file} {creds}"{url}"'
 
@@ -86,7 +85,8 @@ class PlaybookRun:
 def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = None,
                  tags: str | None = None, check: bool = False, strategy: str | None = None) -> PlaybookRun:
     """Run a playbook against the scenario's inventory, as Molecule's converge does, with the
-    scenario's strategy unless `strategy` names another (the default is "linear")."""
+    scenario's strategy (ANSIBLE_STRATEGY) unless `strategy` names another, such as "linear",
+    Ansible's default."""
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-l", limit, str(playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers. Installs Debian's docker.io/debootstrap (and the tools the
-# tests run on the controller) when missing and
-# starts dockerd when no engine answers. A dockerd started here is recorded in
-# $STATE_DIR/dockerd.pid so scripts/harness/stop-docker.sh stops only what we started.
+# tests run on the controller) when missing and starts dockerd when no engine answers. A
+# dockerd started here is recorded in $STATE_DIR/dockerd.pid so scripts/harness/stop-docker.sh
+# stops only what we started.
 set -euo pipefail
 STATE_DIR=${STATE_DIR:-/var/tmp/monitoring-stack-harness}
 mkdir -p "$STATE_DIR"

@@ -15,7 +15,7 @@ import ansible_mitogen.loaders
 import ansible_mitogen.strategy as mitogen_strategy
 from ansible.playbook.play_context import PlayContext
 
-_SHORT_NAMES = {"community.docker.docker": "docker", "ansible.builtin.ssh": "ssh"}
+_SHORT_NAMES = {"community.docker.docker": "docker"}
 
 # Molecule's create and destroy playbooks poll async docker tasks on localhost; under Mitogen's
 # local transport that poll never ends. localhost keeps Ansible's own local connection.
