@@ -130,8 +130,10 @@ def write_one_host_inventory(tmp: Path, apps: int = 0, probes: int = 0) -> Path:
             # Mitogen redirects the short name "docker" (community.docker.docker) to its own.
             "vars": {"ansible_connection": "docker" if MITOGEN else "community.docker.docker",
                      "monitoring_offline": True, "ansible_python_interpreter": "/usr/bin/python3"},
+            # node_exporter as a group: without it the stack puts node_exporter on every host of
+            # the inventory, the scale run's fake app hosts included (playbooks/node_exporter.yml).
             "children": {g: {"hosts": {ONE_HOST: None}}
-                         for g in ["prometheus", "alertmanager", "pushgateway", "blackbox"]},
+                         for g in ["prometheus", "alertmanager", "pushgateway", "blackbox", "node_exporter"]},
         }
     }
     if apps:

@@ -11,12 +11,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def load_filter_plugin(name: str = "monitoring_stack"):
-    """plugins/filter/<name>.py as a module, for tests of the filters without Ansible."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "plugins" / "filter" / f"{name}.py")
+def load_filter_plugin(name: str = "monitoring_stack", role: str | None = None):
+    """plugins/filter/<name>.py (or, with role, roles/<role>/filter_plugins/<name>.py) as a
+    module, for tests of the filters without Ansible."""
+    directory = REPO / "roles" / role / "filter_plugins" if role else REPO / "plugins" / "filter"
+    key = f"{role}_role_{name}" if role else name
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, directory / f"{name}.py")
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        sys.modules[key] = module
         spec.loader.exec_module(module)
-    return sys.modules[name]
+    return sys.modules[key]

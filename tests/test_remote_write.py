@@ -1,16 +1,11 @@
 """Remote write and the HA pair's replica label (roles/prometheus/filter_plugins/prometheus.py)."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_PATH = Path(__file__).resolve().parent.parent / "roles" / "prometheus" / "filter_plugins" / "prometheus.py"
-_spec = importlib.util.spec_from_file_location("prometheus_role_filters", _PATH)
-assert _spec and _spec.loader
-pf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pf)
+from filter_plugins import load_filter_plugin
+
+pf = load_filter_plugin("prometheus", role="prometheus")
 
 STORE = {"address": "10.0.0.9:8428", "url": "https://10.0.0.9:8428", "scheme": "https", "ca_file": "/etc/ssl/ca.pem",
          "basic_auth": {"username": "prom", "password": "s3cret"}, "write_path": "/api/v1/write",
