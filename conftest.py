@@ -82,6 +82,11 @@ class PlaybookRun:
                 f"failures={json.dumps(self.failures, indent=1)[-4000:]}\nstderr={self.stderr[-2000:]}")
 
 
+def component_playbook(component: str) -> Path:
+    """playbooks/<component>.yml: one component's own playbook, as site.yml imports it."""
+    return REPO / "playbooks" / f"{component}.yml"
+
+
 def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = None,
                  tags: str | None = None, check: bool = False, strategy: str | None = None) -> PlaybookRun:
     """Run a playbook against the scenario's inventory, as Molecule's converge does, with the

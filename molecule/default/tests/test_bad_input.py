@@ -9,11 +9,10 @@ running service untouched.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_playbook, unit_snapshot
+from conftest import REPO, component_playbook, run_playbook, unit_snapshot
 from test_stack import APP1, MONITOR, other
 
 testinfra_hosts = [MONITOR]
@@ -165,8 +164,12 @@ SITE_CASES = {"pusher-gateway-unknown-host", "auth-without-the-pushers-user", "a
 assert SITE_CASES <= {c[0] for c in CASES}, SITE_CASES - {c[0] for c in CASES}
 
 
-def playbook_for(case: str, tag: str) -> Path:
-    return REPO / "playbooks" / ("site.yml" if case in SITE_CASES else f"{tag}.yml")
+def run_case(case: str, tag: str, extra_vars: dict):
+    """site.yml with the case's tag (only the component's play gets past validation), or the
+    component's own playbook."""
+    if case in SITE_CASES:
+        return run_playbook(REPO / "playbooks/site.yml", limit_for(tag), extra_vars, tags=tag)
+    return run_playbook(component_playbook(tag), limit_for(tag), extra_vars)
 
 
 # Every case fails in validation and changes nothing, so the runs cannot disturb each other:
@@ -198,9 +201,7 @@ def bad_runs(host, request):
     cases = [c for c in CASES if c[0] in selected]
     before = _snapshot(host)
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
-        # site.yml takes the case's tag, so that only the component's play gets past validation.
-        runs = pool.map(lambda c: run_playbook(playbook_for(c[0], c[1]), limit_for(c[1]), c[2],
-                                               tags=c[1] if c[0] in SITE_CASES else None), cases)
+        runs = pool.map(lambda c: run_case(*c[:3]), cases)
         results = dict(zip([c[0] for c in cases], runs, strict=True))
     return results, before, _snapshot(host)
 

@@ -10,7 +10,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import REPO, host_address, run_playbook
+from conftest import REPO, component_playbook, host_address, run_playbook
 from lab_endpoints import curl
 from test_stack import APP1, APP2, MONITOR, other, prom, query, wait_for
 
@@ -105,16 +105,11 @@ INTERRUPTED = {
 }
 
 
-def _component_playbook(tag: str):
-    """The component's own playbook (what site.yml imports for it): the killed run and the
-    next runs need nothing of site.yml's other plays."""
-    return REPO / "playbooks" / f"{tag}.yml"
-
-
 def _run_killed_after(task: str, tag: str, extra_vars: dict) -> None:
-    """Run the component's playbook and SIGKILL it as soon as `task` reports changed."""
+    """Run the component's own playbook (the killed run and the next runs need nothing of
+    site.yml's other plays) and SIGKILL it as soon as `task` reports changed."""
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-l", MONITOR,
-           str(_component_playbook(tag)), "-e", json.dumps(extra_vars)]
+           str(component_playbook(tag)), "-e", json.dumps(extra_vars)]
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "ANSIBLE_FORCE_COLOR": "0",
            "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -141,11 +136,11 @@ def test_a_reload_left_undone_by_a_killed_run_is_done_by_the_next_run(host, tag)
         _run_killed_after(task, tag, change)
         # Killed after the write, before the reload: the file is new, the running config is not.
         assert expected not in live(host), "the killed run got to its reload: the test proves nothing"
-        rerun = run_playbook(_component_playbook(tag), MONITOR, change)
+        rerun = run_playbook(component_playbook(tag), MONITOR, change)
         assert rerun.returncode == 0, rerun.failure_text or str(rerun)
         assert wait_for(lambda: expected in live(host), 20, 1, f"{expected!r} live")
     finally:
-        restore = run_playbook(_component_playbook(tag), MONITOR)
+        restore = run_playbook(component_playbook(tag), MONITOR)
     assert restore.returncode == 0, restore.failure_text or str(restore)
     assert expected not in live(host)
 
