@@ -29,6 +29,7 @@ Prerequisites: scripts/harness/prepare.sh (Docker engine, images, artifact cache
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -83,9 +84,32 @@ def playbook(repo: Path, inventory: list[str], play: str, env: dict[str, str],
     tasks = sum(1 for p in data["plays"] for t in p["tasks"]
                 if any(not r.get("skipped") for r in t["hosts"].values()))
     stats = data["stats"]
+    # Where the time goes: each task's wall time (the json callback's start/end), slowest first.
+    durations = sorted(((task_seconds(t), t["task"]["name"]) for p in data["plays"] for t in p["tasks"]), reverse=True)
     return {"wall_s": round(wall, 1), "tasks_run": tasks,
+            "slowest_tasks": [[round(s, 2), name] for s, name in durations[:SLOWEST]],
+            "remote_tasks": sum(1 for p in data["plays"] for t in p["tasks"] if runs_on_host(t)),
             "ok": sum(s["ok"] for s in stats.values()), "changed": sum(s["changed"] for s in stats.values()),
             "changed_by_host": {h: s["changed"] for h, s in stats.items() if s["changed"]}}
+
+
+SLOWEST = 25
+
+
+def task_seconds(task: Mapping[str, Any]) -> float:
+    d = task["task"].get("duration") or {}
+    if not d.get("start") or not d.get("end"):
+        return 0.0
+    parse = lambda v: datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(d["end"]) - parse(d["start"])).total_seconds()
+
+
+def runs_on_host(task: Mapping[str, Any]) -> bool:
+    """A task that ran a module on a host (not skipped, not a controller-only action)."""
+    local = {"set_fact", "assert", "fail", "debug", "meta", "include_role", "include_tasks", "add_host",
+             "group_by", "include_vars"}
+    return any(not r.get("skipped") and r.get("action", "").split(".")[-1] not in local
+               for r in task["hosts"].values())
 
 
 def molecule_env(repo: Path) -> dict[str, str]:

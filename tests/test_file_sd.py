@@ -14,7 +14,8 @@ def test_probe_targets_render_one_group_per_line_and_parse_back():
                {"url": "db1:5432", "module": "tcp_connect"},
                {"url": "https://ünï.internal/", "module": "https_internal"}]
     groups = pf.probe_file_sd(targets)
-    text = pf.file_sd_text(groups)
+    text = pf.probe_file_sd_text(targets)
+    assert text == pf.file_sd_text(groups)
     assert len(text.splitlines()) == 3
     assert yaml.safe_load(text) == groups
     assert groups[0] == {"targets": ["http://app1:8000/health"],
@@ -24,3 +25,4 @@ def test_probe_targets_render_one_group_per_line_and_parse_back():
 
 def test_no_targets_is_an_empty_list():
     assert yaml.safe_load(pf.file_sd_text([])) == []
+    assert yaml.safe_load(pf.probe_file_sd_text([])) == []

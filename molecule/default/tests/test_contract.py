@@ -55,7 +55,7 @@ def test_stack_check_fails_naming_a_target_moved_behind_the_contracts_back(host)
         assert f"job app target {wrong} is down" in message, message
         assert "connection refused" in message, message
     finally:
-        restore = run_playbook(SITE, MONITOR, tags="prometheus_targets")
+        restore = run_playbook(component_playbook("prometheus"), MONITOR, tags="prometheus_targets")
     assert restore.returncode == 0, restore.failure_text or str(restore)
 
 

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import REPO, host_address, main_pid, run_playbook
+from conftest import component_playbook, host_address, main_pid, run_playbook
 from lab_endpoints import curl
 from test_stack import APP1, MONITOR, other, prom, query, wait_for
 
@@ -128,7 +128,7 @@ def test_alertmanager_restart_keeps_silences(host):
 def test_broken_config_by_hand_is_restored_by_the_play(host):
     host.check_output("echo 'global: [this is: not valid' >> /etc/prometheus/prometheus.yml")
     host.check_output("systemctl restart prometheus || true")
-    result = run_playbook(REPO / "playbooks/site.yml", MONITOR, tags="prometheus")
+    result = run_playbook(component_playbook("prometheus"), MONITOR)
     assert result.returncode == 0, str(result)
     assert host.run("/usr/local/bin/promtool check config /etc/prometheus/prometheus.yml").rc == 0
     assert host.service("prometheus").is_running

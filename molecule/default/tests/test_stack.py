@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 import testinfra
 
-from conftest import REPO, host_address, main_pid, run_playbook, wait_for
+from conftest import REPO, component_playbook, host_address, main_pid, run_playbook, wait_for
 from lab_endpoints import curl
 
 PREFIX = os.environ.get("MOLECULE_INSTANCE_PREFIX", "")
@@ -118,6 +118,7 @@ def test_adding_a_probe_target_needs_no_restart(host):
     targets = host.ansible.get_variables().get("prometheus_probe_targets") or []
     new = {"url": f"https://{APP1}:8000/ready", "module": "https_internal", "labels": {"added": "by-test"}}
     try:
+        # The operator's command for a target change (playbooks/site.yml's header).
         result = run_playbook(REPO / "playbooks/site.yml", "all", {"prometheus_probe_targets": targets + [new]},
                               tags="prometheus_targets")
         assert result.returncode == 0, str(result)
@@ -131,7 +132,7 @@ def test_adding_a_probe_target_needs_no_restart(host):
         assert main_pids(host) == before
     finally:
         # Back to the inventory's targets: later tests start from the converged stack.
-        restore = run_playbook(REPO / "playbooks/site.yml", "all", tags="prometheus_targets")
+        restore = run_playbook(component_playbook("prometheus"), MONITOR, tags="prometheus_targets")
     assert restore.returncode == 0 and restore.changed == 1, str(restore)
 
 
@@ -197,17 +198,17 @@ def receiver_vars(host) -> dict:
         {"url": f"http://127.0.0.1:5001/?token={RECEIVER_SECRET}", "send_resolved": False}]}]}
 
 
-# One variable changed -> --tags that reach it (keeps each run short) -> the files whose
-# diffs are shown, per host -> what each file's new content shows.
+# One variable changed -> the component's playbook and the --tags that reach it (keeps each
+# run short) -> the files whose diffs are shown, per host -> what each file's new content shows.
 DRY_RUN_CASES = {
-    "probe target": (probe_target_vars, "prometheus_targets", {MONITOR: [PROBES]},
+    "probe target": (probe_target_vars, "prometheus", "prometheus_targets", {MONITOR: [PROBES]},
                      {PROBES: [f"https://{APP2}:8000/ready", "by-dry-run"]}),
-    "rule threshold": (lambda host: {"prometheus_alert_app_down_for": "45s"}, "prometheus_configure",
+    "rule threshold": (lambda host: {"prometheus_alert_app_down_for": "45s"}, "prometheus", "prometheus_configure",
                        {MONITOR: [RULES]}, {RULES: ['for: "45s"']}),
-    "receiver": (receiver_vars, "alertmanager_configure", {MONITOR: [AM_CONFIG]},
+    "receiver": (receiver_vars, "alertmanager", "alertmanager_configure", {MONITOR: [AM_CONFIG]},
                  {AM_CONFIG: ["send_resolved: false", "url: <secret>"]}),
     # The unit, and the marker by which a real run would remember the restart it owes.
-    "app setting": (lambda host: {"app_workers": 3}, "app_configure",
+    "app setting": (lambda host: {"app_workers": 3}, "app", "app_configure",
                     {APP1: [APP_UNIT, APP_RESTART_MARKER], APP2: [APP_UNIT, APP_RESTART_MARKER]},
                     {APP_UNIT: ['"GUNICORN_WORKERS=3"'], APP_RESTART_MARKER: ["restart pending"]}),
 }
@@ -215,11 +216,12 @@ DRY_RUN_CASES = {
 
 @pytest.mark.parametrize("case", DRY_RUN_CASES)
 def test_dry_run_shows_the_diff_of_exactly_the_changed_files_and_changes_nothing(host, case):
-    make_vars, tags, expected, shown = DRY_RUN_CASES[case]
+    make_vars, component, tags, expected, shown = DRY_RUN_CASES[case]
     hosts = {MONITOR: host, APP1: other(APP1), APP2: other(APP2)}
     files = sorted({f for fs in expected.values() for f in fs})
     before = stack_state(hosts, files)
-    result = run_playbook(REPO / "playbooks/site.yml", "all", make_vars(host), tags=tags, check=True)
+    # Limited to the component's hosts: the run must still leave every host of the stack as it was.
+    result = run_playbook(component_playbook(component), component, make_vars(host), tags=tags, check=True)
     assert result.returncode == 0, str(result)
     diffs = shown_diffs(result)
     assert sorted((h, f) for h, f, _, _ in diffs) == sorted((h, f) for h, fs in expected.items() for f in fs), diffs

@@ -1,5 +1,9 @@
 """Pushgateway, verified against the running service in each container."""
+import hashlib
+import os
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +13,7 @@ from conftest import (
     host_address,
     main_pid,
     poll,
+    role_defaults,
     run_failing_without_change,
     run_playbook,
     security_score,
@@ -70,6 +75,29 @@ def test_unit_is_hardened(host):
 def test_bad_input_fails_before_any_change(one_host, converge_playbook, bad_vars, variable):
     files = ["/etc/systemd/system/pushgateway.service", "/usr/local/bin/pushgateway"]
     assert variable in run_failing_without_change(one_host, converge_playbook, UNIT, files, bad_vars)
+
+
+@pytest.mark.parametrize("archive_content", [None, b"not the release archive"], ids=["missing", "corrupt"])
+def test_an_archive_missing_from_the_cache_or_corrupt_fails_before_any_change(one_host, converge_playbook, tmp_path,
+                                                                             archive_content):
+    """Offline, with a cache whose checksum file is the real one but whose archive is missing or
+    is not the file the checksum file lists: the run stops on the controller (binary_service's
+    fetch step), naming the file, and the host is as it was."""
+    version = role_defaults("pushgateway")["pushgateway_version"]
+    real = Path(os.environ.get("MONITORING_STACK_CACHE") or Path.home() / ".cache/monitoring-stack") / "pushgateway" / version
+    archive = next(real.glob("pushgateway-*.tar.gz")).name
+    cache = tmp_path / "pushgateway" / version
+    cache.mkdir(parents=True)
+    shutil.copy(real / "sha256sums.txt", cache)
+    if archive_content is not None:
+        (cache / archive).write_bytes(archive_content)
+    files = ["/etc/systemd/system/pushgateway.service", "/usr/local/bin/pushgateway"]
+    message = run_failing_without_change(one_host, converge_playbook, UNIT, files, {"binary_service_cache_dir": str(tmp_path)},
+                                         not_reached="Create the system user (no login shell, no home)")
+    if archive_content is None:
+        assert f"the artifact cache lacks {cache / archive}" in message, message
+    else:
+        assert f"{cache / archive} has sha256 {hashlib.sha256(archive_content).hexdigest()}, expected " in message, message
 
 
 def test_a_restart_that_did_not_end_healthy_is_redone_by_the_next_run(host, converge_playbook):

@@ -1,0 +1,55 @@
+"""artifact_cache: what the controller's artifact cache holds for one release, read in the
+controller's own process. It replaces five module runs (file, three stats, unarchive's
+`creates` check) that cost about a third of a second each, per component and per run, on a
+re-run whose cache is complete (bench/deploy.py, docs/performance.md).
+
+    - artifact_cache:
+        dir: ~/.cache/monitoring-stack/prometheus/3.5.3   # the release's cache directory
+        archive: prometheus-3.5.3.linux-amd64.tar.gz
+        unpacked: prometheus-3.5.3.linux-amd64/prometheus # relative to dir; "" when not unpacked
+      delegate_to: localhost
+
+Returns dir_exists, sums_exists (sha256sums.txt), archive_exists, archive_sha256 (of the
+cached archive, "" when there is none) and unpacked_exists. Reads the controller's files
+only (the artifact cache lives there); writes nothing, so it runs in check mode as it is.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        args = self._task.args
+        unknown = set(args) - {"dir", "archive", "unpacked"}
+        if unknown or not args.get("dir") or not args.get("archive"):
+            raise AnsibleActionFail(f"artifact_cache needs dir and archive (and optionally unpacked), got {sorted(args)}")
+        directory = os.path.expanduser(str(args["dir"]))
+        archive = os.path.join(directory, str(args["archive"]))
+        unpacked = str(args.get("unpacked") or "")
+        result.update(
+            changed=False,
+            dir_exists=os.path.isdir(directory),
+            sums_exists=os.path.isfile(os.path.join(directory, "sha256sums.txt")),
+            archive_exists=os.path.isfile(archive),
+            archive_sha256=sha256_of(archive) if os.path.isfile(archive) else "",
+            unpacked_exists=bool(unpacked) and os.path.exists(os.path.join(directory, unpacked)),
+        )
+        return result
