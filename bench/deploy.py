@@ -100,8 +100,8 @@ def task_seconds(task: Mapping[str, Any]) -> float:
     d = task["task"].get("duration") or {}
     if not d.get("start") or not d.get("end"):
         return 0.0
-    parse = lambda v: datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))  # noqa: E731
-    return (parse(d["end"]) - parse(d["start"])).total_seconds()
+    start, end = (datetime.datetime.fromisoformat(str(d[k]).replace("Z", "+00:00")) for k in ("start", "end"))
+    return (end - start).total_seconds()
 
 
 def runs_on_host(task: Mapping[str, Any]) -> bool:
@@ -230,7 +230,10 @@ def bench_one_host(repo: Path, tmp: Path, with_scale: bool) -> dict[str, Any]:
             for apps, probes in SCALES:
                 inv_n = str(write_one_host_inventory(tmp, apps, probes))
                 apply = playbook(repo, [inv_n], "playbooks/prometheus.yml", env)
-                again = playbook(repo, [inv_n], "playbooks/prometheus.yml", env)
+                # The faster of two re-runs: the monitor's Prometheus and blackbox exporter are
+                # busy with up to 25,000 targets meanwhile, and that noise is not the play's cost.
+                reruns = [playbook(repo, [inv_n], "playbooks/prometheus.yml", env) for _ in range(2)]
+                again = {**min(reruns, key=lambda r: r["wall_s"]), "walls_s": [r["wall_s"] for r in reruns]}
                 sizes = {f: int(docker_exec("stat", "-c", "%s", f"/etc/prometheus/{f}"))
                          for f in ["prometheus.yml", "file_sd/app.yml", "file_sd/probes.yml"]}
                 check = run(["docker", "exec", ONE_HOST, "promtool", "check", "config",
@@ -256,13 +259,14 @@ def table(results: dict[str, Any]) -> str:
             rows.append(f"| {label}: re-run / fresh | {share:.0%} | | | |")
     scale = results.get("onehost", {}).get("scale")
     if scale:
-        rows += ["", "| app hosts | probe targets | apply s | re-run s | re-run vs smallest | prometheus.yml "
-                 "| app.yml | probes.yml | promtool check config | targets in /api/v1/targets (app, probes) |",
+        rows += ["", "| app hosts | probe targets | apply s | re-run s (best of 2) | re-run vs smallest "
+                 "| prometheus.yml | app.yml | probes.yml | promtool check config | targets in /api/v1/targets (app, probes) |",
                  "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
         base = scale[0]["rerun"]["wall_s"]
         for s in scale:
             b = s["bytes"]
-            rows.append(f"| {s['apps']} | {s['probes']} | {s['apply']['wall_s']} | {s['rerun']['wall_s']} | "
+            walls = " / ".join(str(w) for w in s["rerun"].get("walls_s", []))
+            rows.append(f"| {s['apps']} | {s['probes']} | {s['apply']['wall_s']} | {s['rerun']['wall_s']} ({walls}) | "
                         f"{s['rerun']['wall_s'] / base:.2f}x | {b['prometheus.yml']:,} B | "
                         f"{b['file_sd/app.yml']:,} B | "
                         f"{b['file_sd/probes.yml']:,} B | {'passes' if s['promtool_check_config'] else 'FAILS'} | "

@@ -19,7 +19,6 @@ import hashlib
 import os
 from typing import Any
 
-from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 
@@ -40,7 +39,9 @@ class ActionModule(ActionBase):
         args = self._task.args
         unknown = set(args) - {"dir", "archive", "unpacked"}
         if unknown or not args.get("dir") or not args.get("archive"):
-            raise AnsibleActionFail(f"artifact_cache needs dir and archive (and optionally unpacked), got {sorted(args)}")
+            result.update(failed=True,
+                          msg=f"artifact_cache needs dir and archive (and optionally unpacked), got {sorted(args)}")
+            return result
         directory = os.path.expanduser(str(args["dir"]))
         archive = os.path.join(directory, str(args["archive"]))
         unpacked = str(args.get("unpacked") or "")
