@@ -260,7 +260,8 @@ def table(results: dict[str, Any]) -> str:
     scale = results.get("onehost", {}).get("scale")
     if scale:
         rows += ["", "| app hosts | probe targets | apply s | re-run s (best of 2) | re-run vs smallest "
-                 "| prometheus.yml | app.yml | probes.yml | promtool check config | targets in /api/v1/targets (app, probes) |",
+                 "| prometheus.yml | app.yml | probes.yml | promtool check config "
+                 "| targets in /api/v1/targets (app, probes) |",
                  "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
         base = scale[0]["rerun"]["wall_s"]
         for s in scale:
