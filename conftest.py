@@ -88,10 +88,9 @@ def component_playbook(component: str) -> Path:
 
 
 def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = None,
-                 tags: str | None = None, check: bool = False, strategy: str | None = None) -> PlaybookRun:
+                 tags: str | None = None, check: bool = False) -> PlaybookRun:
     """Run a playbook against the scenario's inventory, as Molecule's converge does, with the
-    scenario's strategy (ANSIBLE_STRATEGY) unless `strategy` names another, such as "linear",
-    Ansible's default."""
+    verifier's strategy (ANSIBLE_STRATEGY: the harness's Mitogen)."""
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-l", limit, str(playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
@@ -100,8 +99,6 @@ def run_playbook(playbook: str | Path, limit: str, extra_vars: dict | None = Non
     if check:
         cmd += ["--check", "--diff"]
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
-    if strategy:
-        env["ANSIBLE_STRATEGY"] = strategy
     return PlaybookRun(subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env))
 
 
