@@ -634,8 +634,11 @@ def probe_target_errors(targets: object, modules: Iterable[str]) -> list[str]:
         return ["prometheus_probe_targets must be a list of {url, module, labels}"]
     errors: list[str] = []
     seen: dict[tuple[Any, Any], int] = {}
+    # Once, not per target: Ansible hands a filter lazy lists, and each pass over one is paid
+    # per element (20,000 targets x the module list was two seconds of the prometheus play).
+    known = list(modules)
     for index, target in enumerate(targets):
-        error = _probe_target_error(target, list(modules))
+        error = _probe_target_error(target, known)
         if error is None:
             key = (target["url"], target["module"])
             if key in seen:
