@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent
+# The controller's artifact cache, where binary_service_cache_dir looks by default.
+ARTIFACT_CACHE = Path(os.environ.get("MONITORING_STACK_CACHE") or Path.home() / ".cache" / "monitoring-stack")
 
 
 def role_defaults(role: str) -> dict:

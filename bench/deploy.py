@@ -105,10 +105,12 @@ def task_seconds(task: Mapping[str, Any]) -> float:
 
 
 def runs_on_host(task: Mapping[str, Any]) -> bool:
-    """A task that ran a module on a host (not skipped, not a controller-only action)."""
+    """A task that ran a module on a managed host: not skipped, not an action that runs in the
+    controller's process, not delegated (to the controller's artifact cache)."""
     local = {"set_fact", "assert", "fail", "debug", "meta", "include_role", "include_tasks", "add_host",
-             "group_by", "include_vars"}
-    return any(not r.get("skipped") and r.get("action", "").split(".")[-1] not in local
+             "group_by", "include_vars", "validate_argument_spec", "artifact_cache"}
+    return any(not r.get("skipped") and "_ansible_delegated_vars" not in r
+               and r.get("action", "").split(".")[-1] not in local
                for r in task["hosts"].values())
 
 

@@ -4,14 +4,11 @@ user with the password the lab generated on the controller (where scripts/lab.sh
 to read it)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from conftest import curl_command
+from conftest import ARTIFACT_CACHE, curl_command
 
 CA_FILE = "/etc/monitoring-stack/tls/ca.crt"
 USER = "lab"
-SECRETS = Path(os.environ.get("MONITORING_STACK_CACHE") or Path.home() / ".cache" / "monitoring-stack") / "lab-secrets"
+SECRETS = ARTIFACT_CACHE / "lab-secrets"
 # The lab's secret file of each component, by the name its units / tests use.
 PORTS = {"prometheus": 9090, "alertmanager": 9093, "pushgateway": 9091, "blackbox": 9115, "node_exporter": 9100, "app": 8000}
 

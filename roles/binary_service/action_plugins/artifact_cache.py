@@ -45,12 +45,13 @@ class ActionModule(ActionBase):
         directory = os.path.expanduser(str(args["dir"]))
         archive = os.path.join(directory, str(args["archive"]))
         unpacked = str(args.get("unpacked") or "")
+        archive_exists = os.path.isfile(archive)
         result.update(
             changed=False,
             dir_exists=os.path.isdir(directory),
             sums_exists=os.path.isfile(os.path.join(directory, "sha256sums.txt")),
-            archive_exists=os.path.isfile(archive),
-            archive_sha256=sha256_of(archive) if os.path.isfile(archive) else "",
+            archive_exists=archive_exists,
+            archive_sha256=sha256_of(archive) if archive_exists else "",
             unpacked_exists=bool(unpacked) and os.path.exists(os.path.join(directory, unpacked)),
         )
         return result

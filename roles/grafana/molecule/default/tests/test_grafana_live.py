@@ -7,13 +7,12 @@ tests are skipped with the reason; they are never run against a stand-in.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-from pathlib import Path
 
 import pytest
 
 from conftest import (
+    ARTIFACT_CACHE,
     assert_listens_on_host_address_only,
     host_address,
     main_pid,
@@ -28,7 +27,7 @@ VERSION = str(role_defaults("grafana")["grafana_version"])
 PASSWORD = "Molecule-Grafana-2025"  # converge.yml
 SHIPPED_UIDS = {"monitoring-app", "monitoring-batch", "monitoring-probes", "monitoring-prometheus"}
 EXTRA_UID = "molecule-extra"
-CACHE = Path(os.environ.get("MONITORING_STACK_CACHE") or Path.home() / ".cache" / "monitoring-stack") / "grafana" / VERSION
+CACHE = ARTIFACT_CACHE / "grafana" / VERSION
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,12 @@
 """Pushgateway, verified against the running service in each container."""
 import hashlib
-import os
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 
 from conftest import (
+    ARTIFACT_CACHE,
     assert_enabled_system_service,
     assert_listens_on_host_address_only,
     host_address,
@@ -84,7 +83,7 @@ def test_an_archive_missing_from_the_cache_or_corrupt_fails_before_any_change(on
     is not the file the checksum file lists: the run stops on the controller (binary_service's
     fetch step), naming the file, and the host is as it was."""
     version = role_defaults("pushgateway")["pushgateway_version"]
-    real = Path(os.environ.get("MONITORING_STACK_CACHE") or Path.home() / ".cache/monitoring-stack") / "pushgateway" / version
+    real = ARTIFACT_CACHE / "pushgateway" / version
     archive = next(real.glob("pushgateway-*.tar.gz")).name
     cache = tmp_path / "pushgateway" / version
     cache.mkdir(parents=True)
