@@ -125,11 +125,27 @@ def test_alertmanager_restart_keeps_silences(host):
     assert silence_id in host.check_output(curl("alertmanager", ip, "/api/v2/silences"))
 
 
+# Holds the crash-looping unit between its restarts while the play runs: with the unit's own
+# RestartSec=2s it spends most but not all of its time there, and the play's outcome hung on
+# where it was (systemd refuses to reload a unit that waits to restart).
+SLOW_RESTART_DROPIN = "/run/systemd/system/prometheus.service.d/zz-test-slow-restart.conf"
+
+
 def test_broken_config_by_hand_is_restored_by_the_play(host):
-    host.check_output("echo 'global: [this is: not valid' >> /etc/prometheus/prometheus.yml")
-    host.check_output("systemctl restart prometheus || true")
-    result = run_playbook(component_playbook("prometheus"), MONITOR)
+    host.check_output(f"mkdir -p {SLOW_RESTART_DROPIN.rsplit('/', 1)[0]}"
+                      f" && printf '[Service]\\nRestartSec=10min\\n' > {SLOW_RESTART_DROPIN}"
+                      " && systemctl daemon-reload")
+    try:
+        host.check_output("echo 'global: [this is: not valid' >> /etc/prometheus/prometheus.yml")
+        host.check_output("systemctl restart prometheus || true")
+        wait_for(lambda: host.check_output("systemctl show -p ActiveState -p SubState --value prometheus").split()
+                 == ["activating", "auto-restart"], 20, 0.5, "prometheus to crash and wait to restart")
+        result = run_playbook(component_playbook("prometheus"), MONITOR)
+    finally:
+        host.check_output(f"rm -f {SLOW_RESTART_DROPIN} && systemctl daemon-reload")
     assert result.returncode == 0, str(result)
+    changed = [task for task, _ in result.changed_tasks]
+    assert "Restart because the binary or unit changed, or no process runs to reload - prometheus" in changed, str(result)
     assert host.run("/usr/local/bin/promtool check config /etc/prometheus/prometheus.yml").rc == 0
     assert host.service("prometheus").is_running
     assert healthy(host, "prometheus", "/-/ready")
