@@ -21,7 +21,7 @@ from Ansible's json callback. Everything stays on this machine: the runs are off
     .venv/bin/python bench/deploy.py --only onehost,scale --json /tmp/after.json
     .venv/bin/python bench/deploy.py --repo /tmp/old-checkout   # the same on another revision
     pip install --target /tmp/mitogen mitogen==0.3.54
-    .venv/bin/python bench/deploy.py --only onehost --mitogen /tmp/mitogen   # Mitogen, opt-in
+    .venv/bin/python bench/deploy.py --only lab,onehost --mitogen /tmp/mitogen   # Mitogen, opt-in
     ANSIBLE_PIPELINING=false .venv/bin/python bench/deploy.py --only onehost   # one lever off
 
 Prerequisites: scripts/harness/prepare.sh (Docker engine, images, artifact cache, .venv).
@@ -45,6 +45,8 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "bench-"
 ONE_HOST = f"{PREFIX}single"
 SCALES = [(10, 40), (500, 2000), (5000, 20000)]
+# Molecule's working directory for the lab's containers (molecule/default with PREFIX).
+LAB_EPHEMERAL = Path(tempfile.gettempdir()) / "monitoring-stack-bench" / "molecule-default"
 # The systemd-in-Docker recipe of .config/molecule/config.yml.
 SYSTEMD_RUN = ["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--cgroupns", "host",
                "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
@@ -77,6 +79,8 @@ def playbook(repo: Path, inventory: list[str], play: str, env: dict[str, str],
         data = json.loads(result.stdout)
     except json.JSONDecodeError:
         sys.exit(f"bench: {play} printed no JSON:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    if not data["stats"]:
+        sys.exit(f"bench: {play} ran on no host (inventory {inventory}):\n{result.stderr[-3000:]}")
     if result.returncode != 0:
         failed = [(t["task"]["name"], h, r.get("msg")) for p in data["plays"] for t in p["tasks"]
                   for h, r in t["hosts"].items() if r.get("failed")]
@@ -116,7 +120,9 @@ def runs_on_host(task: Mapping[str, Any]) -> bool:
 
 def molecule_env(repo: Path) -> dict[str, str]:
     env = os.environ.copy()
-    env.update({"MOLECULE_INSTANCE_PREFIX": PREFIX, "PATH": f"{repo / '.venv/bin'}:{env['PATH']}"})
+    env.update({"MOLECULE_INSTANCE_PREFIX": PREFIX, "PATH": f"{repo / '.venv/bin'}:{env['PATH']}",
+                # Where bench_lab reads the scenario's inventory and ansible.cfg.
+                "MOLECULE_EPHEMERAL_DIRECTORY": str(LAB_EPHEMERAL)})
     for name in ["PROMETHEUS", "ALERTMANAGER", "PUSHGATEWAY", "BLACKBOX", "GRAFANA", "APP"]:
         env[f"LAB_{name}_PORT"] = ""  # Docker picks free loopback ports
     return env
@@ -128,9 +134,15 @@ def bench_lab(repo: Path) -> dict[str, Any]:
     try:
         run(["molecule", "create", "-s", "default"], env=env, cwd=repo)
         run(["molecule", "prepare", "-s", "default"], env=env, cwd=repo)
-        ephemeral = Path.home() / ".cache/molecule" / repo.name / "default"
-        env["ANSIBLE_CONFIG"] = str(ephemeral / "ansible.cfg")
-        inv = [str(ephemeral / "inventory")]
+        # Molecule's ansible.cfg, with the repository's filters (ansible.cfg's filter_plugins).
+        env.update({"ANSIBLE_CONFIG": str(LAB_EPHEMERAL / "ansible.cfg"),
+                    "ANSIBLE_FILTER_PLUGINS": str(repo / "plugins/filter")})
+        if MITOGEN:
+            # The lab's inventory names the connection by its FQCN, which Mitogen does not
+            # redirect to its own transport; the harness's strategy maps it.
+            env.update({"PYTHONPATH": str(MITOGEN), "ANSIBLE_STRATEGY": "mitogen_linear_docker",
+                        "ANSIBLE_STRATEGY_PLUGINS": str(repo / "molecule/shared/strategy")})
+        inv = [str(LAB_EPHEMERAL / "inventory")]
         fresh = playbook(repo, inv, "playbooks/site.yml", env)
         rerun = playbook(repo, inv, "playbooks/site.yml", env)
     finally:
@@ -286,7 +298,7 @@ def main() -> int:
     parser.add_argument("--repo", type=Path, default=HERE.parent, help="checkout to measure (default: this one)")
     parser.add_argument("--only", default="lab,onehost,scale", help="comma list of lab, onehost, scale")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--mitogen", type=Path, help="run the one-host plays with Mitogen from this directory "
+    parser.add_argument("--mitogen", type=Path, help="run the lab and one-host plays with Mitogen from this directory "
                         "(pip install --target DIR mitogen)")
     args = parser.parse_args()
     global MITOGEN
