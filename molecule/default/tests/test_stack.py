@@ -40,6 +40,11 @@ def main_pids(host) -> dict[str, str]:
     return {s: main_pid(host, s) for s in SERVICES}
 
 
+def stack_main_pids(host) -> list:
+    """The main PIDs of the monitor's services and of the app on both app hosts."""
+    return [main_pids(host), main_pid(other(APP1), "monitored-app"), main_pid(other(APP2), "monitored-app")]
+
+
 def test_every_target_is_up(host):
     def all_up():
         targets = prom(host, "/api/v1/targets")["data"]["activeTargets"]
@@ -145,12 +150,11 @@ def test_rerun_of_the_converged_stack_changes_nothing(host):
     strategy, as the other test runs: the converge (Ansible's default strategy) proves the roles
     need nothing else, and whether a module changes something is the module's own verdict under
     either strategy. (Under `linear` this re-run cost 118 s of the scenario, under Mitogen 68 s.)"""
-    hosts = [host, other(APP1), other(APP2)]
-    pids = [main_pids(host), main_pid(hosts[1], "monitored-app"), main_pid(hosts[2], "monitored-app")]
+    pids = stack_main_pids(host)
     result = run_playbook(REPO / "playbooks/site.yml", "all")
     assert result.returncode == 0, result.failure_text or str(result)
     assert result.changed_by_host == {MONITOR: 0, APP1: 0, APP2: 0}, str(result)
-    assert [main_pids(host), main_pid(hosts[1], "monitored-app"), main_pid(hosts[2], "monitored-app")] == pids
+    assert stack_main_pids(host) == pids
 
 
 def test_dry_run_of_the_converged_stack_changes_nothing(host):
@@ -158,12 +162,11 @@ def test_dry_run_of_the_converged_stack_changes_nothing(host):
     With the harness's strategy, as the other test runs: check mode is the modules' own, the
     same under either strategy, and the converge (molecule.yml) proves the roles under
     Ansible's default one. (The dry run under `linear` cost 130 s of the scenario.)"""
-    hosts = [host, other(APP1), other(APP2)]
-    pids = [main_pids(host), main_pid(hosts[1], "monitored-app"), main_pid(hosts[2], "monitored-app")]
+    pids = stack_main_pids(host)
     result = run_playbook(REPO / "playbooks/site.yml", "all", check=True)
     assert result.returncode == 0, str(result)
     assert result.changed_by_host == {MONITOR: 0, APP1: 0, APP2: 0}, str(result)
-    assert [main_pids(host), main_pid(hosts[1], "monitored-app"), main_pid(hosts[2], "monitored-app")] == pids
+    assert stack_main_pids(host) == pids
 
 
 RULES = "/etc/prometheus/rules/monitoring-stack.rules.yml"
