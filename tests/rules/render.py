@@ -7,7 +7,9 @@ that Prometheus' own alert templating ({{ $labels.instance }}, {{ $value }}) nee
     variables  [[ prometheus_alert_error_ratio_threshold ]]
     blocks     [% if ... %] ... [% endif %]
 
-Ansible's template module MUST be called with the same options, e.g.
+The role renders them through monitoring-stack.rules.yml.j2, whose first line sets the same
+delimiters for Ansible (a `#jinja2:` header, so the template module and the template lookup
+render alike); a template rendered on its own needs them as options, e.g.
 
     ansible.builtin.template:
       src: "rules/{{ item }}.j2"

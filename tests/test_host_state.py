@@ -1,0 +1,55 @@
+"""plugins/filter/host_state.py: a write is skipped only where find's read vouches for the
+exact file (content, owner, group, mode) or directory; anything else runs the task."""
+from __future__ import annotations
+
+from filter_plugins import load_filter_plugin
+
+hs = load_filter_plugin("host_state")
+
+SHA1 = "a" * 40
+FOUND = {
+    "paths": ["/etc/x", "/run/pending"],
+    "patterns": ["x.yml", "web.yml", "prometheus", "rules", "link.yml"],
+    "files": [
+        {"path": "/etc/x/x.yml", "isreg": True, "isdir": False, "islnk": False, "mode": "0640",
+         "pw_name": "root", "gr_name": "x", "checksum": SHA1},
+        {"path": "/etc/x/rules", "isreg": False, "isdir": True, "islnk": False, "mode": "0750",
+         "pw_name": "root", "gr_name": "x"},
+        {"path": "/etc/x/link.yml", "isreg": False, "isdir": False, "islnk": True, "mode": "0777",
+         "pw_name": "root", "gr_name": "x"},
+    ],
+}
+
+
+def test_a_file_with_the_same_content_and_attributes_is_in_place():
+    assert hs.in_place(FOUND, "/etc/x/x.yml", "root", "x", "0640", SHA1)
+
+
+def test_any_difference_runs_the_write():
+    assert not hs.in_place(FOUND, "/etc/x/x.yml", "root", "x", "0640", "b" * 40)  # content
+    assert not hs.in_place(FOUND, "/etc/x/x.yml", "root", "x", "0644", SHA1)  # mode
+    assert not hs.in_place(FOUND, "/etc/x/x.yml", "x", "x", "0640", SHA1)  # owner
+    assert not hs.in_place(FOUND, "/etc/x/x.yml", "root", "root", "0640", SHA1)  # group
+    assert not hs.in_place(FOUND, "/etc/x/y.yml", "root", "x", "0640", SHA1)  # not listed
+    assert not hs.in_place(FOUND, "/etc/x/x.yml", "root", "x", "0640", "")  # sha1 unknown
+    assert not hs.in_place(FOUND, "/etc/x/x.yml", "root", "x", "0640")  # a file where a directory is wanted
+
+
+def test_directories_and_links():
+    assert hs.in_place(FOUND, "/etc/x/rules", "root", "x", "0750")
+    assert not hs.in_place(FOUND, "/etc/x/rules", "root", "x", "0750", SHA1)
+    assert not hs.in_place(FOUND, "/etc/x/link.yml", "root", "x", "0777", SHA1)
+
+
+def test_no_read_vouches_for_nothing():
+    assert not hs.in_place(None, "/etc/x/x.yml", "root", "x", "0640", SHA1)
+    assert not hs.absent_in(None, "/etc/x/gone.yml")
+    assert not hs.absent_in({"files": []}, "/etc/x/gone.yml")  # which directories it read is unknown
+
+
+def test_absent_only_in_a_directory_the_read_searched():
+    assert hs.absent_in(FOUND, "/etc/x/web.yml")
+    assert hs.absent_in(FOUND, "/run/pending/prometheus")
+    assert not hs.absent_in(FOUND, "/etc/x/x.yml")
+    assert not hs.absent_in(FOUND, "/etc/other/web.yml")
+    assert not hs.absent_in(FOUND, "/run/pending/alertmanager")  # a name the read did not look for
