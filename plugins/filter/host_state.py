@@ -18,6 +18,7 @@ task then runs and decides as it always did.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,20 +53,36 @@ def in_place(found: Mapping[str, Any] | None, path: str, owner: str, group: str,
     return bool(item.get("isreg")) and not item.get("islnk") and item.get("checksum") == sha1
 
 
-def absent_in(found: Mapping[str, Any] | None, path: str) -> bool:
-    """True when the read searched for path (found.paths: the paths find was given, with its
-    directory; found.patterns: the patterns, one matching its name) and does not list it. No
-    read, or a read of other directories or names, vouches for nothing."""
+def read_covers(found: Mapping[str, Any] | None, path: str) -> bool:
+    """True when the read looked for path: found.paths (the paths find was given) holds its
+    directory and one of found.patterns matches its name."""
     if not isinstance(found, Mapping) or "files" not in found:
         return False
     directory, _, name = path.rpartition("/")
     if (directory or "/") not in [str(p).rstrip("/") or "/" for p in found.get("paths") or []]:
         return False
-    if not any(fnmatch.fnmatchcase(name, str(p)) for p in found.get("patterns") or []):
-        return False
-    return _entry(found, path) is None
+    return any(fnmatch.fnmatchcase(name, str(p)) for p in found.get("patterns") or [])
+
+
+def absent_in(found: Mapping[str, Any] | None, path: str) -> bool:
+    """True when the read looked for path (read_covers) and does not list it. No read, or a
+    read of other directories or names, vouches for nothing."""
+    return read_covers(found, path) and _entry(found, path) is None
+
+
+def file_sha1(path: str) -> str:
+    """sha1 of a file on the controller (what find and the copy module compare); "" when it
+    cannot be read (the copy then runs and reports the problem)."""
+    digest = hashlib.sha1()  # noqa: S324 - the checksum Ansible's copy and find use, not security
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
 
 
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"in_place": in_place, "absent_in": absent_in}
+        return {"in_place": in_place, "absent_in": absent_in, "read_covers": read_covers, "file_sha1": file_sha1}
