@@ -7,14 +7,15 @@ re-run whose cache is complete (bench/deploy.py, docs/performance.md).
         dir: ~/.cache/monitoring-stack/prometheus/3.5.3   # the release's cache directory
         archive: prometheus-3.5.3.linux-amd64.tar.gz
         unpacked: prometheus-3.5.3.linux-amd64/prometheus # relative to dir; "" when not unpacked
-        binaries: [prometheus-3.5.3.linux-amd64/prometheus, prometheus-3.5.3.linux-amd64/promtool]
         checksum: ""                # the pinned "sha256:<hex>"; "" reads sha256sums.txt
       delegate_to: localhost
 
 Returns dir_exists, sums_exists (sha256sums.txt), archive_exists, archive_sha256 (of the
-cached archive, "" when there is none), unpacked_exists and binaries_sha1 (each unpacked
-binary's sha1, "" when it is not unpacked yet: the host's copy is compared with it). Reads the controller's files
-only (the artifact cache lives there); writes nothing, so it runs in check mode as it is.
+cached archive, "" when there is none), unpacked_exists, expected_sha256 (the pinned one,
+else the archive's line in sha256sums.txt; "" when neither has one) and verified: the archive
+is there with the expected sha256 and unpacked where asked, so the fetch has nothing left to do
+(tasks/fetch.yml skips its other steps). Reads the controller's files only (the artifact
+cache lives there); writes nothing, so it runs in check mode as it is.
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 
-def digest_of(path: str, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm)
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -57,10 +58,10 @@ class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         args = self._task.args
-        unknown = set(args) - {"dir", "archive", "unpacked", "binaries", "checksum"}
+        unknown = set(args) - {"dir", "archive", "unpacked", "checksum"}
         if unknown or not args.get("dir") or not args.get("archive"):
             result.update(failed=True,
-                          msg="artifact_cache needs dir and archive (and optionally unpacked, binaries, checksum), "
+                          msg="artifact_cache needs dir and archive (and optionally unpacked, checksum), "
                               f"got {sorted(args)}")
             return result
         directory = os.path.expanduser(str(args["dir"]))
@@ -75,12 +76,8 @@ class ActionModule(ActionBase):
             sums_exists=os.path.isfile(sums),
             expected_sha256=expected,
             archive_exists=archive_exists,
-            archive_sha256=digest_of(archive) if archive_exists else "",
+            archive_sha256=sha256_of(archive) if archive_exists else "",
             unpacked_exists=bool(unpacked) and os.path.exists(os.path.join(directory, unpacked)),
-            # sha1: what the copy module and find compare (about 0.1 s per 100 MB, here only).
-            binaries_sha1={str(b): digest_of(os.path.join(directory, str(b)), "sha1")
-                           if os.path.isfile(os.path.join(directory, str(b))) else ""
-                           for b in args.get("binaries") or []},
         )
         result["verified"] = bool(
             archive_exists and re.fullmatch(r"[0-9a-f]{64}", expected) and result["archive_sha256"] == expected
