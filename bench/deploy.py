@@ -134,9 +134,10 @@ def bench_lab(repo: Path) -> dict[str, Any]:
     try:
         run(["molecule", "create", "-s", "default"], env=env, cwd=repo)
         run(["molecule", "prepare", "-s", "default"], env=env, cwd=repo)
-        # Molecule's ansible.cfg, with the repository's filters (ansible.cfg's filter_plugins).
+        # Molecule's ansible.cfg, with the repository's filters and lookups (as ansible.cfg's).
         env.update({"ANSIBLE_CONFIG": str(LAB_EPHEMERAL / "ansible.cfg"),
-                    "ANSIBLE_FILTER_PLUGINS": str(repo / "plugins/filter")})
+                    "ANSIBLE_FILTER_PLUGINS": str(repo / "plugins/filter"),
+                    "ANSIBLE_LOOKUP_PLUGINS": str(repo / "plugins/lookup")})
         if MITOGEN:
             # The lab's inventory names the connection by its FQCN, which Mitogen does not
             # redirect to its own transport; the harness's strategy maps it.

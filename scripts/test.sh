@@ -44,7 +44,7 @@ else
       suite yamllint yamllint --strict .
       suite ansible-lint ansible-lint --profile production --offline
       suite ruff ruff check .
-      suite mypy mypy app_src/src bench scripts roles/*/filter_plugins roles/*/action_plugins plugins/filter
+      suite mypy mypy app_src/src bench scripts roles/*/filter_plugins roles/*/action_plugins plugins/filter plugins/lookup
     fi
     if wants unit; then
       log "unit: pytest tests app_src/tests"

@@ -43,6 +43,19 @@ def test_endpoints_of_reports_unpublished_hosts_and_completes_declared_ones():
     assert len(errors) == 1 and errors[0].startswith("pushgateway_endpoint is not published for b:")
 
 
+def test_endpoints_of_reads_an_earlier_runs_endpoint_from_the_fact_cache():
+    """inject_facts_as_vars off: a cached (earlier run's) endpoint is only under ansible_facts;
+    a declared or this run's endpoint (top level) comes first."""
+    hostvars = {"a": {"ansible_facts": {"pushgateway_endpoint": {"address": "10.0.0.1:9091"}}},
+                "b": {"pushgateway_endpoint": {"address": "10.0.0.2:9091"},
+                      "ansible_facts": {"pushgateway_endpoint": {"address": "10.0.0.9:9091"}}},
+                "c": {"ansible_facts": {}}}
+    eps = ms.endpoints_of(["a", "b", "c"], hostvars, "pushgateway_endpoint")
+    assert [(ep["inventory_host"], ep.get("address")) for ep in eps] == [
+        ("a", "10.0.0.1:9091"), ("b", "10.0.0.2:9091"), ("c", None)]
+    assert eps[2]["unpublished"] == "pushgateway_endpoint"
+
+
 def test_endpoints_of_not_required_skips_unpublished_hosts():
     """node_exporter without an inventory group: every host that publishes one, no error."""
     hostvars = {"a": {"node_exporter_endpoint": {"address": "10.0.0.1:9100"}}, "b": {}}
@@ -147,3 +160,24 @@ def test_pki_key_groups_names_the_pki_group_only_for_the_pki_key():
     assert tls.pki_key_groups("/etc/prometheus/own.key", pki) == []
     assert tls.pki_key_groups("", pki) == []
     assert tls.pki_key_groups("/etc/monitoring-stack/tls/host.key", None) == []
+
+
+def test_consumer_view_checks_and_derives_in_one_read():
+    """consumer_view: the contract's errors (unpublished, scheme, credentials, own endpoint
+    included) and the published endpoints as the client talks to them."""
+    read = {
+        "app": ms.endpoints_of(["a", "b"], {"a": {"app_endpoint": {
+            "address": "10.0.0.1:8000", "scheme": "https", "clients": {"prometheus": "s3cret"}}}, "b": {}},
+            "app_endpoint"),
+        "pushgateway": [{"address": "10.0.0.2:9091", "scheme": "ftp", "inventory_host": "p"}],
+    }
+    own = {"prometheus": [{"address": "10.0.0.3:9090", "clients": {"grafana": "x"}, "inventory_host": "m"}]}
+    view = ms.consumer_view(read, "prometheus", "Prometheus", own)
+    assert view["errors"][0].startswith("app_endpoint is not published for b:")
+    assert view["errors"][1] == 'pushgateway_endpoint of p: scheme "ftp" is not supported; use http or https.'
+    assert view["errors"][2].startswith("prometheus basic_auth_users (on m) has no user 'prometheus'")
+    assert len(view["errors"]) == 3
+    assert [ep["address"] for ep in view["endpoints"]["app"]] == ["10.0.0.1:8000"]
+    assert view["endpoints"]["app"][0]["basic_auth"] == {"username": "prometheus", "password": "s3cret"}
+    assert view["endpoints"]["pushgateway"][0]["address"] == "10.0.0.2:9091"
+    assert "prometheus" not in view["endpoints"]

@@ -9,30 +9,6 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 
-def probe_file_sd(targets: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
-    """prometheus_probe_targets -> file_sd target groups; the module travels as __param_module."""
-    groups: list[dict[str, Any]] = []
-    for target in targets or []:
-        labels = {"__param_module": target["module"]}
-        labels.update({key: str(value) for key, value in (target.get("labels") or {}).items()})
-        groups.append({"targets": [target["url"]], "labels": labels})
-    return groups
-
-
-def file_sd_text(groups: Iterable[Mapping[str, Any]] | None) -> str:
-    """file_sd target groups as the body of a .yml file: one group per line, each a JSON flow
-    mapping (valid YAML). A diff then shows one line per added or removed target, and 20,000
-    probe targets render in a tenth of a second (to_nice_yaml, pure Python: over a second)."""
-    return "\n".join(f"- {json.dumps(group, ensure_ascii=False)}" for group in groups or []) or "[]"
-
-
-def probe_file_sd_text(targets: Iterable[Mapping[str, Any]] | None) -> str:
-    """prometheus_probe_targets -> the body of file_sd/probes.yml, in one filter call: a list
-    handed from one filter to the next goes back through Ansible's templating (each of 20,000
-    groups wrapped and tagged again, about a second and a half per run)."""
-    return file_sd_text(probe_file_sd(targets))
-
-
 def scrape_job_errors(extra_jobs: object, reserved: Container[str]) -> list[str]:
     """Problems with prometheus_scrape_configs_extra: missing, duplicate or reserved job names."""
     if not isinstance(extra_jobs, list):
@@ -284,8 +260,6 @@ class FilterModule:
             "prometheus_expected_targets": expected_targets,
             "prometheus_global_durations": global_durations,
             "prometheus_number_errors": number_errors,
-            "prometheus_probe_file_sd_text": probe_file_sd_text,
-            "prometheus_file_sd_text": file_sd_text,
             "prometheus_scrape_job_errors": scrape_job_errors,
             "prometheus_remote_write_config": remote_write_config,
             "prometheus_remote_write_durations": remote_write_durations,
