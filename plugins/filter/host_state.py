@@ -70,6 +70,23 @@ def absent_in(found: Mapping[str, Any] | None, path: str) -> bool:
     return read_covers(found, path) and _entry(found, path) is None
 
 
+def newest_mtime(found: Mapping[str, Any] | None, paths: list[str] | None) -> float | None:
+    """The newest modification time of paths in the read (0 when none exists), or None when the
+    read does not cover every one of them (read_covers): the caller then reads them itself."""
+    paths = list(paths or [])
+    if not paths or not all(read_covers(found, p) for p in paths):
+        return None
+    times = [float(item.get("mtime") or 0) for item in (_entry(found, p) for p in paths) if item is not None]
+    return max(times, default=0.0)
+
+
+def link_in(found: Mapping[str, Any] | None, path: str) -> bool:
+    """True when the read lists path as a symbolic link (e.g. the link `systemctl enable` makes in
+    multi-user.target.wants)."""
+    item = _entry(found, path)
+    return item is not None and bool(item.get("islnk"))
+
+
 def file_sha1(path: str) -> str:
     """sha1 of a file on the controller (what find and the copy module compare); "" when it
     cannot be read (the copy then runs and reports the problem)."""
@@ -85,4 +102,5 @@ def file_sha1(path: str) -> str:
 
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"in_place": in_place, "absent_in": absent_in, "read_covers": read_covers, "file_sha1": file_sha1}
+        return {"in_place": in_place, "absent_in": absent_in, "read_covers": read_covers, "file_sha1": file_sha1,
+                "newest_mtime": newest_mtime, "link_in": link_in}

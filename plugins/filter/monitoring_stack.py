@@ -112,6 +112,26 @@ def input_errors(checks: list[Mapping[str, Any]] | None) -> list[str]:
 _WILDCARD_HOSTS = ("", "0.0.0.0", "[::]", "::")
 
 
+def plain_data(value: Any) -> Any:
+    """value as plain dicts, lists, strings and numbers: without the tags ansible-core 2.19 puts
+    on values from YAML (each value's file and line). For what a role publishes as a cacheable
+    fact: the fact cache stores every tag and decodes them all each time a host's variables are
+    read, once per task and host (the endpoints' tags were 90 % of that cost; docs/performance.md)."""
+    if isinstance(value, Mapping):
+        return {plain_data(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
 def endpoint(listen_address: str, fallback_host: str, tls: bool = False, path_prefix: str = "",
              ca_file: str = "", credentials: Mapping[str, Any] | None = None,
              extra: Mapping[str, Any] | None = None, clients: Mapping[str, Any] | None = None,
@@ -149,7 +169,8 @@ def endpoint(listen_address: str, fallback_host: str, tls: bool = False, path_pr
         out["clients"] = {str(user): str(password) for user, password in clients.items()}
         out["clients_var"] = clients_var
     out.update(extra or {})
-    return out
+    plain: dict[str, Any] = plain_data(out)
+    return plain
 
 
 def as_client(endpoints: Iterable[Mapping[str, Any]] | None, client: str) -> list[dict[str, Any]]:
@@ -748,7 +769,7 @@ class FilterModule:
             "scheme_errors": scheme_errors,
             "scrape_job": scrape_job,
             "web_config_errors": web_config_errors,
-            "endpoint": endpoint,
+            "endpoint": endpoint, "plain_data": plain_data,
             "endpoint_client": endpoint_client,
             "endpoints_of": endpoints_of,
             "published": published,

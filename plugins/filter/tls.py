@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -110,6 +111,148 @@ def tls_file_errors(files: Mapping[str, str], names: Sequence[str]) -> list[str]
     return errors
 
 
+# What roles/pki/tasks/issue.yml asks community.crypto for, as cryptography values. The CA:
+# CN only, CA:TRUE pathlen:0 and keyCertSign + cRLSign (both critical), secp384r1, its key
+# encrypted (PKCS#8). A host: CN = inventory name, its SANs in order, serverAuth + clientAuth,
+# digitalSignature (critical), secp256r1, signed by the CA.
+_CA_KEY_USAGE = ("key_cert_sign", "crl_sign")
+_HOST_KEY_USAGE = ("digital_signature",)
+_KEY_USAGE_FIELDS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+                     "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+
+
+def _key_usage(*wanted: str) -> Any:
+    values = {field: field in wanted for field in _KEY_USAGE_FIELDS}
+    return x509.KeyUsage(**values)
+
+
+def _general_name(entry: str) -> Any:
+    kind, _, value = str(entry).partition(":")
+    if kind == "IP":
+        return x509.IPAddress(ipaddress.ip_address(value))
+    if kind == "DNS":
+        return x509.DNSName(value)
+    raise ValueError(entry)
+
+
+def _mode_is(path: str, mode: int) -> bool:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) == mode
+    except OSError:
+        return False
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _same_key(a: Any, b: Any) -> bool:
+    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return bool(a.public_bytes(der, spki) == b.public_bytes(der, spki))
+
+
+def _extensions_are(cert: Any, wanted: Sequence[Any]) -> bool:
+    """cert's extensions, key identifiers aside, are exactly wanted (value and criticality), and
+    its subject key identifier is the one of its own key (what x509_certificate compares)."""
+    identifiers = (x509.SubjectKeyIdentifier, x509.AuthorityKeyIdentifier)
+    have = {ext.oid: ext for ext in cert.extensions if not isinstance(ext.value, identifiers)}
+    if have != {ext.oid: ext for ext in wanted}:
+        return False
+    try:
+        ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(ski.digest == x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest)
+
+
+def _ec_key(path: str, curve: type, passphrase: str | None) -> Any:
+    """The EC key at path (mode 0600, on the curve asked for, encrypted exactly when a passphrase
+    is given), else None."""
+    if not _mode_is(path, 0o600):
+        return None
+    data = _read(path)
+    encrypted = data.lstrip().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    if encrypted != bool(passphrase):
+        return None
+    key = serialization.load_pem_private_key(data, password=passphrase.encode() if passphrase else None)
+    return key if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, curve) else None
+
+
+def _cert(path: str) -> Any:
+    return x509.load_pem_x509_certificate(_read(path)) if _mode_is(path, 0o644) else None
+
+
+def _ca_current(ca: Mapping[str, Any]) -> Any:
+    """The CA certificate when the controller's CA is what issue.yml would leave unchanged, else None."""
+    if not _mode_is(os.path.join(str(ca["dir"]), "hosts"), 0o700):
+        return None
+    key = _ec_key(str(ca["key"]), ec.SECP384R1, str(ca["passphrase"]))
+    cert = _cert(str(ca["cert"]))
+    if key is None or cert is None or not _same_key(cert.public_key(), key.public_key()):
+        return None
+    subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, str(ca["common_name"]))])
+    wanted = [x509.Extension(x509.oid.ExtensionOID.BASIC_CONSTRAINTS, True,
+                             x509.BasicConstraints(ca=True, path_length=0)),
+              x509.Extension(x509.oid.ExtensionOID.KEY_USAGE, True, _key_usage(*_CA_KEY_USAGE))]
+    if cert.subject != subject or cert.issuer != subject or not _extensions_are(cert, wanted) \
+            or not _signed_by(cert, cert):
+        return None
+    return cert
+
+
+def _host_current(host: Mapping[str, Any], ca_cert: Any, now: datetime.datetime) -> bool:
+    key = _ec_key(str(host["key"]), ec.SECP256R1, None)
+    cert = _cert(str(host["cert"]))
+    if key is None or cert is None or not _same_key(cert.public_key(), key.public_key()):
+        return False
+    names = [_general_name(entry) for entry in host["subject_alt_names"]]
+    wanted = [x509.Extension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, False, x509.SubjectAlternativeName(names)),
+              x509.Extension(x509.oid.ExtensionOID.EXTENDED_KEY_USAGE, False,
+                             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+                                                    x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH])),
+              x509.Extension(x509.oid.ExtensionOID.KEY_USAGE, True, _key_usage(*_HOST_KEY_USAGE))]
+    subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, str(host["common_name"]))])
+    renewal = now + datetime.timedelta(days=int(host["renew_days"]))
+    if cert.subject != subject or not _extensions_are(cert, wanted) or not _signed_by(cert, ca_cert):
+        return False
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return False
+    if aki != x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski):
+        return False
+    return bool(cert.not_valid_before_utc <= renewal <= cert.not_valid_after_utc)
+
+
+def pki_internal_current(ca: Mapping[str, Any], host: Mapping[str, Any],
+                         now: datetime.datetime | None = None) -> dict[str, bool]:
+    """Whether the internal CA and one host's certificate on the controller are already what
+    roles/pki/tasks/issue.yml would leave unchanged: {"ca": bool, "host": bool}. A re-run then
+    skips its seven community.crypto module runs (about 6 s in the lab; docs/performance.md).
+
+    ca: {dir, key, cert, passphrase, common_name}; host: {key, cert, common_name,
+    subject_alt_names ("DNS:name" / "IP:address", in order), renew_days}. Stricter than the
+    modules, never looser: everything the modules compare (keys: file mode, curve, encryption,
+    the passphrase opening it; certificates: file mode, the key, subject, every extension with
+    its criticality, key identifiers, the CA's signature) plus the renewal window. Anything
+    else, including a file that cannot be read, answers False, and the modules decide."""
+    state = {"ca": False, "host": False}
+    if not HAS_CRYPTOGRAPHY:
+        return state
+    try:
+        ca_cert = _ca_current(ca)
+        if ca_cert is None:
+            return state
+        state["ca"] = True
+        state["host"] = _host_current(host, ca_cert, now or datetime.datetime.now(datetime.UTC))
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    return state
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"tls_san": tls_san, "tls_file_errors": tls_file_errors, "pki_key_groups": pki_key_groups}
+        return {"tls_san": tls_san, "tls_file_errors": tls_file_errors, "pki_key_groups": pki_key_groups,
+                "pki_internal_current": pki_internal_current}

@@ -33,6 +33,14 @@ def test_files_modes_and_key_privacy(host):
     assert host.run(f"setpriv --reuid=nobody --regid=nogroup --clear-groups cat {TLS_DIR}/host.key").rc != 0
 
 
+def test_the_certificate_holds_the_names_clients_use_and_no_other(host):
+    """The contract host (here the inventory name), the primary address; nothing else. (The
+    names were once resolved in the controller's context, which added "localhost".)"""
+    text = host.check_output(f"openssl x509 -noout -ext subjectAltName -in {TLS_DIR}/host.crt")
+    names = sorted(part.strip() for part in text.splitlines()[-1].split(","))
+    assert names == sorted([f"DNS:{host.backend.host}", f"IP Address:{host_address(host)}"]), text
+
+
 def test_the_ca_key_never_leaves_the_controller(host):
     assert "PRIVATE KEY" not in host.check_output(f"cat {TLS_DIR}/ca.crt {TLS_DIR}/host.crt")
     assert host.run(f"grep -rl 'ENCRYPTED PRIVATE KEY' {TLS_DIR}").rc == 1
