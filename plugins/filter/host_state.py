@@ -53,6 +53,13 @@ def in_place(found: Mapping[str, Any] | None, path: str, owner: str, group: str,
     return bool(item.get("isreg")) and not item.get("islnk") and item.get("checksum") == sha1
 
 
+def in_place_all(found: Mapping[str, Any] | None, paths: list[str], owner: str, group: str, mode: str,
+                 sha1s: list[str]) -> bool:
+    """in_place for each of paths (regular files) with the sha1 at the same position in sha1s."""
+    return len(paths) == len(sha1s) and all(
+        in_place(found, path, owner, group, mode, sha1) for path, sha1 in zip(paths, sha1s, strict=True))
+
+
 def read_covers(found: Mapping[str, Any] | None, path: str) -> bool:
     """True when the read looked for path: found.paths (the paths find was given) holds its
     directory and one of found.patterns matches its name."""
@@ -103,4 +110,4 @@ def file_sha1(path: str) -> str:
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {"in_place": in_place, "absent_in": absent_in, "read_covers": read_covers, "file_sha1": file_sha1,
-                "newest_mtime": newest_mtime, "link_in": link_in}
+                "newest_mtime": newest_mtime, "link_in": link_in, "in_place_all": in_place_all}
