@@ -53,3 +53,31 @@ def test_absent_only_in_a_directory_the_read_searched():
     assert not hs.absent_in(FOUND, "/etc/x/x.yml")
     assert not hs.absent_in(FOUND, "/etc/other/web.yml")
     assert not hs.absent_in(FOUND, "/run/pending/alertmanager")  # a name the read did not look for
+
+
+def test_the_source_fingerprint_is_the_shell_pipelines(tmp_path):
+    """source_fingerprint replaced `find | sort | xargs sha256sum | sha256sum | cut -c1-12` (the
+    wheel archive's cache key): the same key for the same source, so caches stay valid."""
+    import subprocess
+
+    for rel, text in {"pyproject.toml": "x", "src/a.py": "a", "src/B.py": "b", "src/pkg/py.typed": "",
+                      "build/lib/skipped.py": "s", "src/build/kept.py": "k", "README.md": "not hashed"}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    shell = subprocess.run(
+        ["bash", "-c", "set -o pipefail; find . -path ./build -prune -o -type f \\( -name '*.py' -o -name '*.toml' "
+                       "-o -name 'py.typed' \\) -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12"],
+        cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    assert hs.source_fingerprint(str(tmp_path)) == shell
+    (tmp_path / "src/a.py").write_text("changed")
+    assert hs.source_fingerprint(str(tmp_path)) != shell
+
+
+def test_getent_databases_have_the_getent_modules_shape():
+    text = ("root:x:0:0:root:/root:/bin/bash\nprometheus:x:999:998::/var/lib/prometheus:/usr/sbin/nologin\n"
+            "#group\nroot:x:0:\nmonitoring-tls:x:997:prometheus,alertmanager\n")
+    assert hs.getent_databases(text) == {
+        "passwd": {"root": ["x", "0", "0", "root", "/root", "/bin/bash"],
+                   "prometheus": ["x", "999", "998", "", "/var/lib/prometheus", "/usr/sbin/nologin"]},
+        "group": {"root": ["x", "0", ""], "monitoring-tls": ["x", "997", "prometheus,alertmanager"]},
+    }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -94,6 +95,44 @@ def link_in(found: Mapping[str, Any] | None, path: str) -> bool:
     return item is not None and bool(item.get("islnk"))
 
 
+def source_fingerprint(directory: str) -> str:
+    """The first 12 hex digits of the sha256 of `sha256sum` lines ("<sha256>  ./<path>") of the
+    project's *.py, *.toml and py.typed files under directory, sorted by path (C locale), the
+    top-level ./build left out: what
+    `find . -path ./build -prune -o -type f ( -name '*.py' -o ... ) -print | LC_ALL=C sort
+    | xargs sha256sum | sha256sum | cut -c1-12` prints, computed in the controller's own process
+    (binary_service's wheel cache key; a change of the source makes a new key)."""
+    paths: list[str] = []
+    for root, dirs, files in os.walk(directory):
+        if root == directory and "build" in dirs:
+            dirs.remove("build")
+        for name in files:
+            full = os.path.join(root, name)
+            if (name.endswith((".py", ".toml")) or name == "py.typed") and os.path.isfile(full) \
+                    and not os.path.islink(full):
+                paths.append("./" + os.path.relpath(full, directory))
+    lines = []
+    for rel in sorted(paths, key=lambda p: p.encode("utf-8", "surrogateescape")):
+        with open(os.path.join(directory, rel), "rb") as handle:
+            lines.append(f"{hashlib.sha256(handle.read()).hexdigest()}  {rel}\n")
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def getent_databases(text: str) -> dict[str, dict[str, list[str]]]:
+    """`getent passwd`, a line "#group", then `getent group` (one command: one round trip for
+    both) as ansible.builtin.getent returns them: {"passwd": {name: [password, uid, gid, gecos,
+    home, shell]}, "group": {name: [password, gid, members]}}."""
+    databases: dict[str, dict[str, list[str]]] = {"passwd": {}, "group": {}}
+    current = databases["passwd"]
+    for line in str(text).splitlines():
+        if line == "#group":
+            current = databases["group"]
+        elif line:
+            name, _, rest = line.partition(":")
+            current.setdefault(name, rest.split(":"))
+    return databases
+
+
 def file_sha1(path: str) -> str:
     """sha1 of a file on the controller (what find and the copy module compare); "" when it
     cannot be read (the copy then runs and reports the problem)."""
@@ -110,4 +149,5 @@ def file_sha1(path: str) -> str:
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {"in_place": in_place, "absent_in": absent_in, "read_covers": read_covers, "file_sha1": file_sha1,
-                "newest_mtime": newest_mtime, "link_in": link_in, "in_place_all": in_place_all}
+                "newest_mtime": newest_mtime, "link_in": link_in, "in_place_all": in_place_all,
+                "source_fingerprint": source_fingerprint, "getent_databases": getent_databases}
