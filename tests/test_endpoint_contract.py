@@ -25,6 +25,18 @@ def test_wildcard_listen_is_reached_at_the_inventory_address(listen):
     assert ep["ca_file"] == "/etc/ssl/ca.pem"
 
 
+def test_a_published_endpoint_is_plain_data():
+    """Values from YAML carry ansible-core's tags (file and line); a cacheable fact keeps them,
+    and every read of the host's variables decodes them again. endpoint() publishes without."""
+    from ansible._internal._datatag._tags import Origin
+
+    tagged = Origin(path="/inventory/group_vars/all.yml", line_num=3).tag("/etc/ssl/ca.pem")
+    ep = ms.endpoint("10.0.0.5:9091", "mon1", ca_file=tagged, extra={"modules": [Origin(path="/x.yml").tag("http_2xx")]})
+    assert type(ep["ca_file"]) is str and type(ep["modules"]) is list and type(ep["modules"][0]) is str
+    assert ep["ca_file"] == "/etc/ssl/ca.pem" and ep["modules"] == ["http_2xx"]
+    assert type(ms.plain_data(Origin(path="/x.yml").tag(5))) is int
+
+
 def test_ipv6_fallback_host_is_bracketed():
     assert ms.endpoint(":9090", "fd00::5")["address"] == "[fd00::5]:9090"
 
