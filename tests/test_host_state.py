@@ -2,6 +2,8 @@
 exact file (content, owner, group, mode) or directory; anything else runs the task."""
 from __future__ import annotations
 
+import hashlib
+
 from filter_plugins import load_filter_plugin
 
 hs = load_filter_plugin("host_state")
@@ -81,3 +83,27 @@ def test_getent_databases_have_the_getent_modules_shape():
                    "prometheus": ["x", "999", "998", "", "/var/lib/prometheus", "/usr/sbin/nologin"]},
         "group": {"root": ["x", "0", ""], "monitoring-tls": ["x", "997", "prometheus,alertmanager"]},
     }
+
+
+def test_not_in_place_keeps_only_the_entries_the_read_does_not_vouch_for():
+    in_place = {"path": "/etc/x/x.yml", "owner": "root", "group": "x", "mode": "0640", "sha1": SHA1}
+    other_content = dict(in_place, sha1="b" * 40)
+    directory = {"path": "/etc/x/rules", "owner": "root", "group": "x", "mode": "0750"}
+    other_owner = dict(directory, owner="x")
+    assert hs.not_in_place([in_place, other_content, directory, other_owner], FOUND) == [other_content, other_owner]
+    assert hs.not_in_place([in_place, directory], None) == [in_place, directory]  # no read: every write runs
+
+
+def test_file_entries_carry_the_controllers_sha1(tmp_path):
+    (tmp_path / "prometheus").write_bytes(b"binary")
+    (entry,) = hs.file_entries(["prometheus"], str(tmp_path), "/usr/local/bin", "root", "root", "0755")
+    assert entry == {"src": f"{tmp_path}/prometheus", "path": "/usr/local/bin/prometheus", "owner": "root",
+                     "group": "root", "mode": "0755", "sha1": hashlib.sha1(b"binary").hexdigest()}  # noqa: S324
+    assert hs.file_entries(["missing"], str(tmp_path), "/x", "root", "root", "0755")[0]["sha1"] == ""
+
+
+def test_checksum_in_reads_a_regular_files_checksum_only():
+    assert hs.checksum_in(FOUND, "/etc/x/x.yml") == SHA1
+    assert hs.checksum_in(FOUND, "/etc/x/rules") is None  # a directory has none
+    assert hs.checksum_in(FOUND, "/etc/x/gone.yml") is None
+    assert hs.checksum_in(None, "/etc/x/x.yml") is None

@@ -54,11 +54,26 @@ def in_place(found: Mapping[str, Any] | None, path: str, owner: str, group: str,
     return bool(item.get("isreg")) and not item.get("islnk") and item.get("checksum") == sha1
 
 
-def in_place_all(found: Mapping[str, Any] | None, paths: list[str], owner: str, group: str, mode: str,
-                 sha1s: list[str]) -> bool:
-    """in_place for each of paths (regular files) with the sha1 at the same position in sha1s."""
-    return len(paths) == len(sha1s) and all(
-        in_place(found, path, owner, group, mode, sha1) for path, sha1 in zip(paths, sha1s, strict=True))
+def not_in_place(entries: list[Mapping[str, Any]], found: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The entries ({path, owner, group, mode, sha1}; sha1 absent or none for a directory) that
+    the read does not show in place: what a write task loops over, and (none left) what tells
+    the caller it need not include the writes at all. One definition for both."""
+    return [e for e in entries
+            if not in_place(found, e["path"], e["owner"], e["group"], e["mode"], e.get("sha1"))]
+
+
+def file_entries(names: list[str], src_dir: str, dest_dir: str, owner: str, group: str,
+                 mode: str) -> list[dict[str, str]]:
+    """Entries for not_in_place of files copied from the controller's src_dir to dest_dir, each
+    with the sha1 of the controller's file (what copy itself compares)."""
+    return [{"src": f"{src_dir}/{name}", "path": f"{dest_dir}/{name}", "owner": owner, "group": group,
+             "mode": mode, "sha1": file_sha1(f"{src_dir}/{name}")} for name in names]
+
+
+def checksum_in(found: Mapping[str, Any] | None, path: str) -> str | None:
+    """The sha1 the read holds for path, or None (not listed, or not a regular file)."""
+    item = _entry(found, path)
+    return str(item["checksum"]) if item is not None and item.get("checksum") else None
 
 
 def read_covers(found: Mapping[str, Any] | None, path: str) -> bool:
@@ -149,5 +164,6 @@ def file_sha1(path: str) -> str:
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {"in_place": in_place, "absent_in": absent_in, "read_covers": read_covers, "file_sha1": file_sha1,
-                "newest_mtime": newest_mtime, "link_in": link_in, "in_place_all": in_place_all,
+                "newest_mtime": newest_mtime, "link_in": link_in, "not_in_place": not_in_place,
+                "file_entries": file_entries, "checksum_in": checksum_in,
                 "source_fingerprint": source_fingerprint, "getent_databases": getent_databases}
