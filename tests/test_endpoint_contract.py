@@ -174,22 +174,34 @@ def test_pki_key_groups_names_the_pki_group_only_for_the_pki_key():
     assert tls.pki_key_groups("/etc/monitoring-stack/tls/host.key", None) == []
 
 
-def test_consumer_view_checks_and_derives_in_one_read():
-    """consumer_view: the contract's errors (unpublished, scheme, credentials, own endpoint
-    included) and the published endpoints as the client talks to them."""
-    read = {
-        "app": ms.endpoints_of(["a", "b"], {"a": {"app_endpoint": {
-            "address": "10.0.0.1:8000", "scheme": "https", "clients": {"prometheus": "s3cret"}}}, "b": {}},
-            "app_endpoint"),
-        "pushgateway": [{"address": "10.0.0.2:9091", "scheme": "ftp", "inventory_host": "p"}],
+def test_consumer_view_reads_checks_and_derives_in_one_call():
+    """consumer_view: each component's endpoints read from the hosts' variables, the contract's
+    errors (unpublished, scheme, credentials, own endpoint included), the published endpoints as
+    the client talks to them, their addresses and how many ways of talking to them there are."""
+    hostvars = {
+        "a": {"app_endpoint": {"address": "10.0.0.1:8000", "scheme": "https", "clients": {"prometheus": "s3cret"}}},
+        "b": {},
+        "c": {"app_endpoint": {"address": "10.0.0.4:8000", "scheme": "http"}},
+        "p": {"pushgateway_endpoint": {"address": "10.0.0.2:9091", "scheme": "ftp"}},
+        "n": {"ansible_facts": {"node_exporter_endpoint": {"address": "10.0.0.5:9100"}}},
+    }
+    sources = {
+        "app": {"hosts": ["a", "b", "c"], "variable": "app_endpoint"},
+        "pushgateway": {"hosts": ["p"], "variable": "pushgateway_endpoint"},
+        # not required: hosts without one are left out silently (node_exporter on "all hosts")
+        "node": {"hosts": ["a", "n"], "variable": "node_exporter_endpoint", "required": False},
     }
     own = {"prometheus": [{"address": "10.0.0.3:9090", "clients": {"grafana": "x"}, "inventory_host": "m"}]}
-    view = ms.consumer_view(read, "prometheus", "Prometheus", own)
+    view = ms.consumer_view(sources, hostvars, "prometheus", "Prometheus", own)
     assert view["errors"][0].startswith("app_endpoint is not published for b:")
     assert view["errors"][1] == 'pushgateway_endpoint of p: scheme "ftp" is not supported; use http or https.'
     assert view["errors"][2].startswith("prometheus basic_auth_users (on m) has no user 'prometheus'")
     assert len(view["errors"]) == 3
-    assert [ep["address"] for ep in view["endpoints"]["app"]] == ["10.0.0.1:8000"]
+    assert [ep["address"] for ep in view["endpoints"]["app"]] == ["10.0.0.1:8000", "10.0.0.4:8000"]
     assert view["endpoints"]["app"][0]["basic_auth"] == {"username": "prometheus", "password": "s3cret"}
     assert view["endpoints"]["pushgateway"][0]["address"] == "10.0.0.2:9091"
+    assert view["addresses"] == {"app": ["10.0.0.1:8000", "10.0.0.4:8000"], "pushgateway": ["10.0.0.2:9091"],
+                                 "node": ["10.0.0.5:9100"]}
+    # app: https with credentials, and plain http: two ways, which one scrape job cannot do
+    assert view["client_variants"] == {"app": 2, "pushgateway": 1, "node": 1}
     assert "prometheus" not in view["endpoints"]

@@ -67,7 +67,7 @@ def client_passwords(endpoints: Mapping[str, list[Mapping[str, Any]]], own: Mapp
 def expected_targets(endpoints: Mapping[str, list[Mapping[str, Any]]], own: Mapping[str, Any],
                      probes: Iterable[Mapping[str, Any]] | None) -> list[dict[str, str]]:
     """Every target the contract makes, as {job, instance}: what the stack check expects up.
-    Each key of endpoints (vars/main.yml _prometheus_contract_endpoints) is its job's name."""
+    Each key of endpoints (vars/main.yml _prometheus_contract_sources) is its job's name."""
     targets = [{"job": "prometheus", "instance": str(own["address"])}]
     for job, eps in endpoints.items():
         targets += [{"job": job, "instance": str(ep["address"])} for ep in eps or []]
