@@ -188,7 +188,8 @@ def as_client(endpoints: Iterable[Mapping[str, Any]] | None, client: str) -> lis
 
 
 def consumer_view(sources: Mapping[str, Mapping[str, Any]] | None, hostvars: Mapping[str, Mapping[str, Any]],
-                  client: str, consumer: str, own: Mapping[str, list[Mapping[str, Any]]] | None = None) -> dict[str, Any]:
+                  client: str, consumer: str,
+                  own: Mapping[str, list[Mapping[str, Any]]] | None = None) -> dict[str, Any]:
     """The endpoints a consumer reads, read and derived in one call. sources: {component:
     {"hosts": [...], "variable": "<component>_endpoint", "required": bool (default true)}}, each
     read as endpoints_of(hosts, hostvars, variable, required). Returns
@@ -203,12 +204,13 @@ def consumer_view(sources: Mapping[str, Mapping[str, Any]] | None, hostvars: Map
     about a second for reading endpoints_of's result, half a second for each later pass). Here
     the endpoints never leave Python until the view is complete, and later tasks take the
     addresses and counts from the fact instead of walking its endpoints."""
-    read = {component: endpoints_of(list(src.get("hosts") or []), hostvars, str(src["variable"]),
-                                    required=str(src.get("required", True)).lower() in ("true", "yes", "1"))
-            for component, src in (sources or {}).items()}
+    read: dict[str, Any] = {}
+    for component, src in (sources or {}).items():
+        required = str(src.get("required", True)).lower() in ("true", "yes", "1")
+        read[component] = endpoints_of(list(src.get("hosts") or []), hostvars, str(src["variable"]), required=required)
     errors = (unpublished_errors(read) + scheme_errors(read)
               + client_credential_errors({**read, **_plain(own or {})}, client, consumer))  # type: ignore[dict-item]
-    endpoints = {component: as_client(published(eps), client) for component, eps in read.items()}
+    endpoints: dict[str, Any] = {component: as_client(published(eps), client) for component, eps in read.items()}
     return {"errors": errors, "endpoints": endpoints,
             "addresses": {component: [str(ep["address"]) for ep in eps] for component, eps in endpoints.items()},
             "client_variants": {component: len(client_groups(eps)) for component, eps in endpoints.items()}}
