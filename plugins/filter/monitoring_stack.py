@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - reported when the filter is used
     HAS_BCRYPT = False
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 _B64 = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -206,8 +207,8 @@ def consumer_view(sources: Mapping[str, Mapping[str, Any]] | None, hostvars: Map
     addresses and counts from the fact instead of walking its endpoints."""
     read: dict[str, Any] = {}
     for component, src in (sources or {}).items():
-        required = str(src.get("required", True)).lower() in ("true", "yes", "1")
-        read[component] = endpoints_of(list(src.get("hosts") or []), hostvars, str(src["variable"]), required=required)
+        read[component] = endpoints_of(list(src.get("hosts") or []), hostvars, str(src["variable"]),
+                                       required=boolean(src.get("required", True), strict=False))  # type: ignore[no-untyped-call]
     errors = (unpublished_errors(read) + scheme_errors(read)
               + client_credential_errors({**read, **_plain(own or {})}, client, consumer))  # type: ignore[dict-item]
     endpoints: dict[str, Any] = {component: as_client(published(eps), client) for component, eps in read.items()}
